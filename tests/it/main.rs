@@ -1,0 +1,9 @@
+//! The one integration-test binary: drives the whole server over HTTP, and the real `clave`
+//! binary for the command line, as outsiders do. Runs on SQLite by default and on PostgreSQL
+//! when `TEST_DATABASE_URL` names a server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod foundation;
