@@ -6,4 +6,8 @@
 
 mod support;
 
+mod browser;
 mod foundation;
+mod login;
+mod oidc;
+mod tokens;

@@ -11,6 +11,10 @@ use clave_common::Config;
 use clave_common::clock::OffsetClock;
 use clave_common::config::Secret;
 
+pub mod accounts;
+pub mod browser;
+pub mod rp;
+
 /// The PostgreSQL server named by `TEST_DATABASE_URL`, if any.
 pub fn postgres_admin_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL")
@@ -127,8 +131,10 @@ pub struct TestApp {
 
 /// Cheap password hashing: tests need many logins, not production-grade cost.
 pub fn test_config(data_dir: PathBuf, database_url: &str) -> Config {
-    let mut config = Config::default();
-    config.data_dir = data_dir;
+    let mut config = Config {
+        data_dir,
+        ..Config::default()
+    };
     config.database.url = Some(Secret::new(database_url));
     config.database.max_connections = 8;
     config.passwords.argon2_memory_kib = 64;

@@ -1,0 +1,223 @@
+//! `/oauth2/userinfo` (GET and POST): the claims about the citizen that the access token's
+//! scopes release, plus whatever the [`crate::claims::ClaimsProvider`] adds.
+//!
+//! The bearer token comes in the `Authorization` header, or for POST as the `access_token`
+//! form field (RFC 6750 §2.1–2.2), never in the URL, where logs and `Referer` headers would
+//! keep it. Each call validates the token afresh, so a revoked or logged-out token is refused
+//! at once.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::accounts::Account;
+use crate::claims::{Claims, ClaimsRequest, SCOPE_OPENID, scope_list, standard_claims};
+use crate::clients::Client;
+use crate::oidc::error::{ErrorCode, OAuthError, no_store};
+use crate::oidc::params::{Params, is_form};
+use crate::{Idp, IdpError};
+
+/// `GET /oauth2/userinfo`.
+pub async fn userinfo_get(
+    State(idp): State<Idp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    answer(async {
+        let token = bearer(&headers, query.as_deref(), None)?;
+        oidc_claims(&idp, &token).await
+    })
+    .await
+}
+
+/// `POST /oauth2/userinfo`.
+pub async fn userinfo_post(
+    State(idp): State<Idp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    answer(async {
+        let token = bearer_from_post(&headers, query.as_deref(), body).await?;
+        oidc_claims(&idp, &token).await
+    })
+    .await
+}
+
+async fn answer(claims: impl Future<Output = Result<Claims, OAuthError>>) -> Response {
+    match claims.await {
+        Ok(claims) => {
+            let mut response = Json(claims).into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The bearer token of a POST: the header, or the `access_token` form field.
+pub(crate) async fn bearer_from_post(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Body,
+) -> Result<String, OAuthError> {
+    let form = if is_form(headers) {
+        Some(Params::from_form(headers, body).await?)
+    } else {
+        None
+    };
+    bearer(headers, query, form.as_ref())
+}
+
+/// The access token of a request, from exactly one place.
+pub(crate) fn bearer(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    form: Option<&Params>,
+) -> Result<String, OAuthError> {
+    let in_query = query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("access_token"))
+    });
+    if in_query {
+        return Err(OAuthError::invalid_request(
+            "send the access token in the Authorization header, never in the URL",
+        ));
+    }
+    let from_header = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value.to_str().unwrap_or_default();
+            let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+            let token = token.trim();
+            if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+                return Err(OAuthError::invalid_token(
+                    "the Authorization header must be `Bearer <access token>`",
+                ));
+            }
+            Some(token.to_owned())
+        }
+    };
+    let from_form = form.and_then(|f| f.get("access_token")).map(str::to_owned);
+    match (from_header, from_form) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "send the access token once: in the Authorization header or the form, not both",
+        )),
+        (Some(token), None) | (None, Some(token)) => Ok(token),
+        (None, None) => Err(OAuthError::invalid_token(
+            "an access token is required: send `Authorization: Bearer <token>`",
+        )),
+    }
+}
+
+/// Who and what a valid access token stands for.
+pub(crate) struct Holder {
+    /// The `sub` the client knows the citizen by.
+    pub(crate) subject: String,
+    /// The citizen.
+    pub(crate) account: Account,
+    /// The client the token was issued to.
+    pub(crate) client: Client,
+    /// The token's scopes.
+    pub(crate) scopes: Vec<String>,
+}
+
+/// Validates a citizen's access token that carries `openid` and finds what it stands for.
+pub(crate) async fn holder(idp: &Idp, token: &str) -> Result<Holder, OAuthError> {
+    let claims = idp.tokens().validate_access_token(token).await?;
+    let scopes = scope_list(&claims.scope);
+    if !scopes.iter().any(|s| s == SCOPE_OPENID) {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "userinfo needs an access token with the `openid` scope",
+        )
+        .with_bearer_challenge());
+    }
+    let not_citizen = || OAuthError::invalid_token("the access token does not stand for a citizen");
+    let account_id = claims.account_id.clone().ok_or_else(not_citizen)?;
+    let account = idp
+        .accounts()
+        .get(&account_id)
+        .await
+        .map_err(failure)?
+        .ok_or_else(not_citizen)?;
+    let client = idp
+        .clients()
+        .get(&claims.client_id)
+        .await
+        .map_err(failure)?
+        .ok_or_else(|| {
+            OAuthError::invalid_token("the client of this access token is no longer registered")
+        })?;
+    Ok(Holder {
+        subject: claims.sub,
+        account,
+        client,
+        scopes,
+    })
+}
+
+async fn oidc_claims(idp: &Idp, token: &str) -> Result<Claims, OAuthError> {
+    let holder = holder(idp, token).await?;
+    let mut claims = Claims::new();
+    claims.insert("sub".into(), holder.subject.clone().into());
+    claims.extend(standard_claims(&holder.account, &holder.scopes));
+    let extra = idp
+        .ctx()
+        .claims
+        .extra_claims(ClaimsRequest {
+            account: &holder.account,
+            client: &holder.client,
+            scopes: &holder.scopes,
+        })
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "the claims provider failed");
+            OAuthError::temporarily_unavailable()
+        })?;
+    for (name, value) in extra {
+        claims.entry(name).or_insert(value);
+    }
+    Ok(claims)
+}
+
+/// An idp failure at a bearer endpoint.
+pub(crate) fn failure(error: IdpError) -> OAuthError {
+    match error {
+        IdpError::Db(e) => OAuthError::from(e),
+        other => OAuthError::server_error(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_auth(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_token_comes_from_one_place_and_never_the_url() {
+        assert_eq!(bearer(&with_auth("Bearer abc"), None, None).unwrap(), "abc");
+        assert_eq!(
+            bearer(&with_auth("bearer  abc "), None, None).unwrap(),
+            "abc"
+        );
+        let err = bearer(&with_auth("Basic abc"), None, None).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidToken);
+        let err = bearer(&HeaderMap::new(), Some("access_token=abc"), None).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidRequest);
+        let form = Params::parse(b"access_token=xyz").unwrap();
+        assert_eq!(bearer(&HeaderMap::new(), None, Some(&form)).unwrap(), "xyz");
+        let err = bearer(&with_auth("Bearer abc"), None, Some(&form)).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidRequest);
+        let err = bearer(&HeaderMap::new(), None, None).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidToken);
+    }
+}

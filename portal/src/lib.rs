@@ -1,0 +1,47 @@
+//! clave-portal owns the server-rendered pages: the interactive login and consent of the
+//! OpenID Connect flow, and the portal where citizens (and later agents, officials and
+//! administrators) manage their identity. Pages are askama templates in `templates/` that
+//! extend `base.html`; they call the domain services in process, never over HTTP.
+//!
+//! Shared by every page: [`i18n`] (Spanish first, English too), [`csrf`] (a token on every
+//! form), [`error::PageError`] (failures as pages in the citizen's language) and
+//! [`page::Chrome`] (the layout's data). Static files are compiled in ([`assets`]).
+
+use std::sync::Arc;
+
+use axum::Router;
+use clave_common::Config;
+use clave_idp::Idp;
+
+pub mod assets;
+pub mod consent;
+pub mod cookies;
+pub mod csrf;
+pub mod error;
+pub mod form;
+pub mod home;
+pub mod i18n;
+pub mod login;
+pub mod logout;
+pub mod page;
+
+/// What the portal's handlers need.
+#[derive(Debug, Clone)]
+pub struct PortalState {
+    /// The identity provider.
+    pub idp: Idp,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+}
+
+/// Every page of the portal.
+pub fn router(state: PortalState) -> Router {
+    Router::new()
+        .merge(home::routes())
+        .merge(login::routes())
+        .merge(assets::routes())
+        // The browser flow's other pages (consent, logout confirmation) merge here.
+        .merge(consent::routes())
+        .merge(logout::routes())
+        .with_state(state)
+}

@@ -1,0 +1,185 @@
+//! `clave citizen …`: create and look up citizen accounts from the command line (first
+//! deployments, support, tests). The password is read from standard input, never from a flag,
+//! so it stays out of the shell history and the process list.
+
+use std::io::Read;
+
+use anyhow::Context;
+use clave_common::Run;
+use clave_idp::IdpError;
+use clave_idp::accounts::{Account, NewCitizen};
+use serde_json::{Value, json};
+
+use super::CliContext;
+
+/// Citizen commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum CitizenCmd {
+    /// Create a citizen account and print it.
+    Add(AddArgs),
+    /// Show the account of a RUN.
+    Show {
+        /// The RUN, e.g. 12.345.678-5.
+        #[arg(long)]
+        run: String,
+    },
+    /// List every account, oldest first.
+    List,
+}
+
+/// Flags of `clave citizen add`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AddArgs {
+    /// The RUN, e.g. 12.345.678-5 (dots optional).
+    #[arg(long)]
+    pub run: String,
+    /// Given names, e.g. "María Carmen".
+    #[arg(long)]
+    pub given_names: String,
+    /// Family names, e.g. "Del Río González".
+    #[arg(long)]
+    pub family_names: String,
+    /// Email address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Read the initial password from the first line of standard input. Without it the account
+    /// has no password until the citizen activates it.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Runs a citizen command.
+pub async fn run(cmd: CitizenCmd, ctx: &CliContext) -> anyhow::Result<()> {
+    match cmd {
+        CitizenCmd::Add(args) => add(args, ctx).await,
+        CitizenCmd::Show { run } => show(&run, ctx).await,
+        CitizenCmd::List => list(ctx).await,
+    }
+}
+
+fn parse_run(text: &str) -> anyhow::Result<Run> {
+    Run::parse(text).map_err(|e| anyhow::anyhow!("{text:?} is not a valid RUN: {e}"))
+}
+
+async fn add(args: AddArgs, ctx: &CliContext) -> anyhow::Result<()> {
+    let run = parse_run(&args.run)?;
+    let password = if args.password_stdin {
+        Some(read_password()?)
+    } else {
+        None
+    };
+    let new = NewCitizen {
+        run,
+        given_names: args.given_names,
+        family_names: args.family_names,
+        email: args.email,
+        password,
+    };
+    let account = ctx
+        .app
+        .idp
+        .accounts()
+        .create(new)
+        .await
+        .map_err(|e| match e {
+            IdpError::Policy(violation) => anyhow::anyhow!("weak password: {violation}"),
+            IdpError::Conflict(message) | IdpError::Invalid(message) => anyhow::anyhow!(message),
+            other => anyhow::Error::from(other).context("cannot create the account"),
+        })?;
+    ctx.print(
+        &describe(&account),
+        format!(
+            "created the account of {} ({}), id {}{}",
+            account.run,
+            account.full_name(),
+            account.id,
+            if account.has_password {
+                ""
+            } else {
+                "; it has no password yet"
+            }
+        ),
+    );
+    Ok(())
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("cannot read the password from standard input")?;
+    let password = input.lines().next().unwrap_or_default().to_owned();
+    if password.is_empty() {
+        anyhow::bail!("--password-stdin was given but standard input holds no password");
+    }
+    Ok(password)
+}
+
+async fn show(run: &str, ctx: &CliContext) -> anyhow::Result<()> {
+    let run = parse_run(run)?;
+    let account = ctx
+        .app
+        .idp
+        .accounts()
+        .find_by_run(&run)
+        .await?
+        .with_context(|| format!("no account has RUN {run}"))?;
+    ctx.print(&describe(&account), human(&account));
+    Ok(())
+}
+
+async fn list(ctx: &CliContext) -> anyhow::Result<()> {
+    let mut accounts = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ctx.app.idp.accounts().list(after.as_deref(), 500).await?;
+        let done = page.len() < 500;
+        after = page.last().map(|a| a.id.clone());
+        accounts.extend(page);
+        if done {
+            break;
+        }
+    }
+    let lines: Vec<String> = accounts.iter().map(human).collect();
+    let text = if lines.is_empty() {
+        "no accounts".to_owned()
+    } else {
+        lines.join("\n")
+    };
+    ctx.print(
+        &Value::from(accounts.iter().map(describe).collect::<Vec<_>>()),
+        text,
+    );
+    Ok(())
+}
+
+fn describe(account: &Account) -> Value {
+    json!({
+        "id": account.id,
+        "run": account.run,
+        "given_names": account.given_names,
+        "family_names": account.family_names,
+        "email": account.email,
+        "email_verified": account.email_verified,
+        "roles": account.roles,
+        "status": account.status,
+        "has_password": account.has_password,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    })
+}
+
+fn human(account: &Account) -> String {
+    format!(
+        "{}  {}  {}{}",
+        account.run,
+        account.full_name(),
+        account.id,
+        if account.has_password {
+            ""
+        } else {
+            "  (no password)"
+        }
+    )
+}

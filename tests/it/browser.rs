@@ -1,0 +1,130 @@
+//! What a citizen's real browser does: the login and consent pages in headless Chromium,
+//! with the page's own forms, cookies and scripts, ending at the service with a code.
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use sha2::Digest;
+
+use crate::support::TestApp;
+use crate::support::browser::Browser;
+use crate::support::rp::{self, PASSWORD, RUN};
+
+/// A service's redirect endpoint on loopback that records what it receives.
+struct Callback {
+    url: String,
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+impl Callback {
+    async fn start() -> Self {
+        let received: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = received.clone();
+        let app = axum::Router::new().route(
+            "/cb",
+            axum::routing::get(move |uri: axum::http::Uri| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(uri.query().unwrap_or_default().to_owned());
+                    axum::response::Html("<!doctype html><title>service</title><p>signed in</p>")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://127.0.0.1:{}/cb", listener.local_addr().unwrap().port());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, received }
+    }
+}
+
+fn pkce() -> (String, String) {
+    let verifier = clave_common::id::random_token(32);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+#[tokio::test]
+async fn a_citizen_signs_in_with_a_real_browser() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = TestApp::new().await;
+    rp::citizen(&app).await;
+    let callback = Callback::start().await;
+    let mut new = rp::web_client("Servicio de Prueba");
+    new.redirect_uris = vec![callback.url.clone()];
+    let client = rp::register(&app, new).await;
+    let (verifier, challenge) = pkce();
+    let authorize = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile&state=st-123&nonce=n-456&code_challenge={challenge}&code_challenge_method=S256",
+        app.url,
+        client.client_id,
+        url::form_urlencoded::byte_serialize(callback.url.as_bytes()).collect::<String>(),
+    );
+
+    let page = browser.new_page().await;
+    page.goto(&authorize).await;
+    assert!(page.url().await.contains("/login"), "sent to the login page");
+    assert_eq!(page.eval("document.documentElement.lang").await, "es");
+    // Every input is labelled, and the fields carry the names services and scripts rely on.
+    assert_eq!(
+        page.eval("[...document.querySelectorAll('input:not([type=hidden])')].every(i => i.labels && i.labels.length > 0)")
+            .await,
+        true
+    );
+    assert_eq!(page.eval("!!document.querySelector('input[name=csrf]')").await, true);
+
+    // A wrong password first: the page says so and keeps the citizen on the login page.
+    page.fill("input[name=run]", RUN).await;
+    page.fill("input[name=password]", "not the password at all").await;
+    page.click("form button[type=submit]").await;
+    page.wait_until_loaded(|url| url.contains("/login")).await;
+    assert!(
+        page.eval("!!document.querySelector('[role=alert], .error-summary')").await == true,
+        "an error summary is shown: {}",
+        page.text().await
+    );
+
+    page.fill("input[name=run]", RUN).await;
+    page.fill("input[name=password]", PASSWORD).await;
+    page.click("form button[type=submit]").await;
+    let landed = page
+        .wait_until_loaded(|url| url.starts_with(&callback.url) || url.contains("/consent"))
+        .await;
+    if landed.contains("/consent") {
+        assert!(page.text().await.contains("Servicio de Prueba"), "the consent page names the service");
+        page.click("button[name=decision][value=approve]").await;
+        page.wait_until_loaded(|url| url.starts_with(&callback.url)).await;
+    }
+
+    let query = callback.received.lock().unwrap().last().cloned().expect("the service got a response");
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    assert_eq!(params["state"], "st-123");
+    assert_eq!(params["iss"], app.url);
+    let secret = client.secret.clone().unwrap_or_default();
+    let (status, tokens) = rp::post_form(
+        &app.at("/oauth2/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", &callback.url),
+            ("code_verifier", &verifier),
+            ("client_id", &client.client_id),
+            ("client_secret", &secret),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let (_, claims) = rp::jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["nonce"], "n-456");
+    assert_eq!(claims["acr"], "urn:clave:loa:1");
+
+    // The session cookie the browser holds is HttpOnly: page scripts cannot read it.
+    let cookies = page.eval("document.cookie").await;
+    assert!(!cookies.as_str().unwrap_or_default().contains("clave_session"), "{cookies}");
+}

@@ -1,0 +1,278 @@
+//! A real headless Chromium driven over the Chrome DevTools Protocol, for tests of what a
+//! citizen's browser does: pages, forms, scripts, cookies and (later) WebAuthn.
+//!
+//! Chromium comes from the system (`chromium` on Debian). Where it is missing the browser
+//! tests skip with a message, except under `CI=true`, where a missing browser fails the run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+type Sink = futures::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    Message,
+>;
+
+/// How long a browser step may take before the test fails.
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The Chromium binary, if installed.
+pub fn chromium_path() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// A headless Chromium process and its DevTools connection.
+pub struct Browser {
+    child: Child,
+    sink: Mutex<Sink>,
+    pending: Pending,
+    next_id: AtomicU64,
+    _profile: tempfile::TempDir,
+}
+
+/// One tab, attached in flat mode.
+pub struct Page<'b> {
+    browser: &'b Browser,
+    session: String,
+}
+
+impl Browser {
+    /// Starts Chromium, or returns `None` (skipping the test) when it is not installed;
+    /// under `CI=true` a missing browser is a failure.
+    pub async fn launch() -> Option<Self> {
+        let Some(binary) = chromium_path() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "Chromium is not installed; .ci/run installs the `chromium` package"
+            );
+            eprintln!("skipping browser test: Chromium is not installed (apt-get install chromium)");
+            return None;
+        };
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(binary)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-port=0",
+                "--window-size=1280,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let ws_url = wait_for_devtools(profile.path(), &mut child).await;
+        let (stream, _) = tokio_tungstenite::connect_async(ws_url.as_str()).await.unwrap();
+        let (sink, mut source) = stream.split();
+        let pending: Pending = Arc::default();
+        let readers = pending.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = source.next().await {
+                let Message::Text(text) = message else { continue };
+                let Ok(value) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                if let Some(id) = value.get("id").and_then(Value::as_u64)
+                    && let Some(reply) = readers.lock().await.remove(&id)
+                {
+                    let _ = reply.send(value);
+                }
+            }
+        });
+        Some(Self {
+            child,
+            sink: Mutex::new(sink),
+            pending,
+            next_id: AtomicU64::new(1),
+            _profile: profile,
+        })
+    }
+
+    async fn call(&self, session: Option<&str>, method: &str, params: Value) -> Value {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().await.insert(id, tx);
+        let mut message = json!({"id": id, "method": method, "params": params});
+        if let Some(session) = session {
+            message["sessionId"] = json!(session);
+        }
+        self.sink
+            .lock()
+            .await
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+        let reply = tokio::time::timeout(STEP_TIMEOUT, rx)
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {method}"))
+            .unwrap();
+        if let Some(error) = reply.get("error") {
+            panic!("{method} failed: {error}");
+        }
+        reply["result"].clone()
+    }
+
+    /// Opens a new tab.
+    pub async fn new_page(&self) -> Page<'_> {
+        let target = self
+            .call(None, "Target.createTarget", json!({"url": "about:blank"}))
+            .await;
+        let attached = self
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({"targetId": target["targetId"], "flatten": true}),
+            )
+            .await;
+        let page = Page {
+            browser: self,
+            session: attached["sessionId"].as_str().unwrap().to_owned(),
+        };
+        page.call("Page.enable", json!({})).await;
+        page.call("Runtime.enable", json!({})).await;
+        page
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_for_devtools(profile: &Path, child: &mut Child) -> String {
+    let file = profile.join("DevToolsActivePort");
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let mut lines = text.lines();
+            if let (Some(port), Some(path)) = (lines.next(), lines.next()) {
+                return format!("ws://127.0.0.1:{port}{path}");
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("Chromium exited early: {status}");
+        }
+        assert!(tokio::time::Instant::now() < deadline, "Chromium did not open DevTools");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Page<'_> {
+    /// Sends a DevTools command to this tab.
+    pub async fn call(&self, method: &str, params: Value) -> Value {
+        self.browser.call(Some(&self.session), method, params).await
+    }
+
+    /// Evaluates JavaScript in the page and returns its value (promises are awaited).
+    pub async fn eval(&self, expression: &str) -> Value {
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await;
+        if let Some(exception) = result.get("exceptionDetails") {
+            panic!("script failed: {exception}\n{expression}");
+        }
+        result["result"]["value"].clone()
+    }
+
+    /// Navigates and waits until the new document has loaded.
+    pub async fn goto(&self, url: &str) {
+        self.call("Page.navigate", json!({"url": url})).await;
+        self.wait_until_loaded(|_| true).await;
+    }
+
+    /// Waits until the document at a URL accepted by `accept` has finished loading.
+    pub async fn wait_until_loaded(&self, accept: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+        loop {
+            let state = self
+                .eval("JSON.stringify([location.href, document.readyState])")
+                .await;
+            let state: (String, String) =
+                serde_json::from_str(state.as_str().unwrap_or("[\"\",\"\"]")).unwrap();
+            if state.1 == "complete" && accept(&state.0) && state.0 != "about:blank" {
+                return state.0;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "page did not load in time; last at {}",
+                state.0
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The current URL.
+    pub async fn url(&self) -> String {
+        self.eval("location.href").await.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Sets a form field's value as typing would.
+    pub async fn fill(&self, selector: &str, value: &str) {
+        let script = format!(
+            "(() => {{ const el = document.querySelector({s}); if (!el) return false; el.focus(); el.value = {v}; el.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()",
+            s = json!(selector),
+            v = json!(value)
+        );
+        assert_eq!(self.eval(&script).await, json!(true), "no element {selector}");
+    }
+
+    /// Clicks an element.
+    pub async fn click(&self, selector: &str) {
+        let script = format!(
+            "(() => {{ const el = document.querySelector({s}); if (!el) return false; el.click(); return true; }})()",
+            s = json!(selector)
+        );
+        assert_eq!(self.eval(&script).await, json!(true), "no element {selector}");
+    }
+
+    /// The visible text of the page.
+    pub async fn text(&self) -> String {
+        self.eval("document.body ? document.body.innerText : ''")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Saves a PNG screenshot of the viewport.
+    pub async fn screenshot(&self, path: &Path) {
+        use base64::Engine;
+        let shot = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+}
