@@ -335,7 +335,7 @@ impl Config {
                 continue;
             };
             // Variables the CLI reads itself.
-            if matches!(rest, "CONFIG" | "DATA_DIR") {
+            if matches!(rest, "CONFIG" | "DATA_DIR" | "LOG_FILTER") {
                 continue;
             }
             let key = rest.to_ascii_lowercase().replace("__", ".");

@@ -14,12 +14,16 @@ pub mod authreq;
 pub mod claims;
 pub mod clients;
 pub mod error;
+pub mod factors;
 pub mod http;
 pub mod keys;
 pub mod oidc;
+pub mod passkey;
 pub mod password;
+pub mod recovery;
 pub mod session;
 pub mod throttle;
+pub mod totp;
 
 pub use error::IdpError;
 

@@ -328,13 +328,15 @@ impl Sessions<'_> {
                 .await?;
         let session = Session::from(row);
         journal_ended(&mut tx, now, &session, reason).await?;
+        // Whatever ended it (logout, a new citizen on the browser, "sign out everywhere"),
+        // the session's grants die with it and its services hear of it, in the same commit.
+        crate::oidc::flow::backchannel::on_session_ended(&self.idp, &mut tx, &session).await?;
         tx.commit().await?;
         Ok(Some(session))
     }
 
     /// Ends every active session of an account (after a password change, or at the citizen's
-    /// or an operator's request). Returns the sessions ended, so the caller can send
-    /// back-channel logout for them.
+    /// or an operator's request). Returns the sessions ended.
     pub async fn end_all(&self, account_id: &str, reason: &str) -> Result<Vec<Session>, IdpError> {
         let mut ended = Vec::new();
         for session in self.list_active(account_id).await? {

@@ -30,6 +30,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../static/form-post.js"),
     },
+    Asset {
+        name: "passkey.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../static/passkey.js"),
+    },
 ];
 
 /// `GET /static/{name}`.

@@ -80,8 +80,8 @@ async fn a_citizen_signs_in_with_a_real_browser() {
     // A wrong password first: the page says so and keeps the citizen on the login page.
     page.fill("input[name=run]", RUN).await;
     page.fill("input[name=password]", "not the password at all").await;
-    page.click("form button[type=submit]").await;
-    page.wait_until_loaded(|url| url.contains("/login")).await;
+    let after_failure = page.click_and_wait("form button[type=submit]").await;
+    assert!(after_failure.contains("/login"), "{after_failure}");
     assert!(
         page.eval("!!document.querySelector('[role=alert], .error-summary')").await == true,
         "an error summary is shown: {}",
@@ -90,14 +90,13 @@ async fn a_citizen_signs_in_with_a_real_browser() {
 
     page.fill("input[name=run]", RUN).await;
     page.fill("input[name=password]", PASSWORD).await;
-    page.click("form button[type=submit]").await;
-    let landed = page
-        .wait_until_loaded(|url| url.starts_with(&callback.url) || url.contains("/consent"))
-        .await;
+    let landed = page.click_and_wait("form button[type=submit]").await;
     if landed.contains("/consent") {
         assert!(page.text().await.contains("Servicio de Prueba"), "the consent page names the service");
-        page.click("button[name=decision][value=approve]").await;
-        page.wait_until_loaded(|url| url.starts_with(&callback.url)).await;
+        let back = page.click_and_wait("button[name=decision][value=approve]").await;
+        assert!(back.starts_with(&callback.url), "{back}");
+    } else {
+        assert!(landed.starts_with(&callback.url), "{landed}");
     }
 
     let query = callback.received.lock().unwrap().last().cloned().expect("the service got a response");

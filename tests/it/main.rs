@@ -8,6 +8,8 @@ mod support;
 
 mod browser;
 mod foundation;
+mod interop;
 mod login;
 mod oidc;
+mod passkeys;
 mod tokens;

@@ -584,7 +584,12 @@ async fn single_sign_on_prompt_login_and_max_age() {
         .code();
     assert_eq!(browser.visited.first().map(String::as_str), Some("/login"));
 
-    // The second service: the citizen approves its scopes but types no password.
+    // The second service may not skip the citizen's approval, even with prompt=none.
+    let (url, _) = authorize_url(&app, &second, &[("prompt", "none")]);
+    let landing = browser.go(&url, None, OnConsent::Stop).await;
+    assert_eq!(landing.param("error").as_deref(), Some("consent_required"));
+
+    // The citizen approves its scopes but types no password.
     browser.visited.clear();
     let (url, verifier) = authorize_url(&app, &second, &[]);
     let landing = browser.go(&url, None, OnConsent::Approve).await;

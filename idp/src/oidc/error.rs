@@ -104,6 +104,8 @@ enum Challenge {
     Basic,
     /// A bearer token was refused (RFC 6750 §3).
     Bearer,
+    /// No credentials were sent at all: the challenge names no error (RFC 6750 §3.1).
+    BearerMissing,
 }
 
 /// An OAuth 2.0 / OpenID Connect protocol error.
@@ -170,6 +172,13 @@ impl OAuthError {
     /// `invalid_token` (401 with a `Bearer` challenge).
     pub fn invalid_token(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidToken, description).with_bearer_challenge()
+    }
+
+    /// 401 for a request to a protected resource that carried no access token at all.
+    pub fn token_missing(description: impl Into<String>) -> Self {
+        let mut error = Self::new(ErrorCode::InvalidToken, description);
+        error.challenge = Some(Challenge::BearerMissing);
+        error
     }
 
     /// `temporarily_unavailable` (503): the database or another dependency is not answering.
@@ -382,6 +391,7 @@ impl IntoResponse for OAuthError {
                 "Bearer realm=\"clave\", error=\"{}\", error_description=\"{description}\"",
                 self.code.as_str()
             )),
+            Some(Challenge::BearerMissing) => Some("Bearer realm=\"clave\"".to_owned()),
             None => None,
         };
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -438,6 +448,16 @@ mod tests {
         assert_eq!(
             OAuthError::new(ErrorCode::InsufficientScope, "x").status(),
             StatusCode::FORBIDDEN
+        );
+    }
+
+    #[test]
+    fn a_request_without_a_token_gets_a_challenge_without_an_error_code() {
+        let response = OAuthError::token_missing("send a token").into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"clave\""
         );
     }
 

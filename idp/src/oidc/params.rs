@@ -219,7 +219,12 @@ fn decode(raw: &[u8]) -> Result<String, &'static str> {
         }
         i += 1;
     }
-    String::from_utf8(bytes).map_err(|_| "is not valid UTF-8")
+    let text = String::from_utf8(bytes).map_err(|_| "is not valid UTF-8")?;
+    // No parameter has a use for NUL, and PostgreSQL cannot store it in text.
+    if text.contains('\0') {
+        return Err("contains a NUL character (%00), which no parameter may hold");
+    }
+    Ok(text)
 }
 
 fn hex_digit(b: u8) -> Option<u8> {
@@ -264,6 +269,14 @@ mod tests {
         assert!(Params::parse(b"state=&state=x").is_err());
         // Encoded names are compared after decoding.
         assert!(Params::parse(b"scope=a&sc%6Fpe=b").is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        let err = Params::parse(b"client_id=%00").unwrap_err();
+        assert_eq!(err.code.as_str(), "invalid_request");
+        assert!(err.description.contains("NUL"), "{}", err.description);
+        assert!(Params::parse(b"st%00ate=x").is_err());
     }
 
     #[test]
@@ -356,7 +369,7 @@ mod tests {
         }
 
         #[test]
-        fn encoded_pairs_round_trip(pairs in proptest::collection::btree_map("[a-z_]{1,12}", ".{0,40}", 0..10)) {
+        fn encoded_pairs_round_trip(pairs in proptest::collection::btree_map("[a-z_]{1,12}", "[^\\x00]{0,40}", 0..10)) {
             let encoded: String = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(pairs.iter())
                 .finish();

@@ -252,6 +252,29 @@ impl Page<'_> {
         assert_eq!(self.eval(&script).await, json!(true), "no element {selector}");
     }
 
+    /// Clicks an element that submits or navigates, and waits until a new document has
+    /// loaded in its place (the old page is marked, so it cannot be mistaken for the new one).
+    pub async fn click_and_wait(&self, selector: &str) -> String {
+        self.eval("window.__claveOldDocument = true").await;
+        self.click(selector).await;
+        let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+        loop {
+            let state = self
+                .eval("JSON.stringify([location.href, document.readyState, !!window.__claveOldDocument])")
+                .await;
+            let (href, ready, old): (String, String, bool) =
+                serde_json::from_str(state.as_str().unwrap_or("[\"\",\"\",true]")).unwrap();
+            if !old && ready == "complete" {
+                return href;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no new page after clicking {selector}; still at {href}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The visible text of the page.
     pub async fn text(&self) -> String {
         self.eval("document.body ? document.body.innerText : ''")

@@ -163,6 +163,16 @@ impl TestApp {
         Self::start(config, listener, database, data_dir).await
     }
 
+    /// A server whose public URL (and issuer) is `http://localhost:{port}`: WebAuthn refuses
+    /// IP addresses as relying-party ids, so passkey tests in a browser need a host name.
+    pub async fn on_localhost() -> Self {
+        Self::with_config(|c| {
+            let port = c.server.listen.rsplit(':').next().unwrap_or_default().to_owned();
+            c.server.public_url = format!("http://localhost:{port}");
+        })
+        .await
+    }
+
     async fn start(
         config: Config,
         listener: tokio::net::TcpListener,

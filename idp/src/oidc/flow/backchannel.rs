@@ -1,7 +1,7 @@
 //! Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when a session ends, every
 //! service that got tokens in it is told, server to server, so it can end its own session.
 //!
-//! [`session_ended`] revokes the session's grants and queues one notice per service with a
+//! [`on_session_ended`] revokes the session's grants and queues one notice per service with a
 //! registered `backchannel_logout_uri` in `idp_backchannel_deliveries`. [`deliver_due`] sends
 //! what is due: it claims each notice with a conditional update (so among several nodes only
 //! one sends it), POSTs a freshly signed logout token, and on failure schedules a retry with
@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use clave_common::Tx;
 use clave_common::id::new_id;
 use clave_common::journal::{self, NewEvent};
 use serde_json::{Map, Value, json};
@@ -38,23 +39,27 @@ const BATCH: i64 = 32;
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Rounds between purges of lapsed rows (about ten minutes).
 const PURGE_EVERY: u32 = 300;
-/// A service gets this long to accept the connection, and this long to answer.
+/// How long a service gets to accept the connection: a dead one must not hold the worker up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a service gets to answer, connection included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// After a session ended: revokes every grant made in it, so its access and refresh tokens
-/// stop working at once, and queues a back-channel notice for each service that had one.
-pub async fn session_ended(idp: &Idp, session: &Session) -> Result<(), IdpError> {
-    let ctx = idp.ctx();
+/// Inside the transaction that ends a session: revokes every grant made in it, so its access
+/// and refresh tokens stop working at once, and queues a back-channel notice for each service
+/// that had one. Every way a session ends goes through here (see `Sessions::end`).
+pub(crate) async fn on_session_ended(
+    idp: &Idp,
+    tx: &mut Tx,
+    session: &Session,
+) -> Result<(), IdpError> {
     let grants: Vec<(String, String, Option<i64>)> = sqlx::query_as(
         "SELECT id, client_id, revoked_at FROM idp_grants WHERE session_id = $1 ORDER BY id",
     )
     .bind(&session.id)
-    .fetch_all(ctx.db.pool())
+    .fetch_all(&mut **tx)
     .await?;
     let account = idp.accounts().get(&session.account_id).await?;
 
-    // Subjects and URIs are found before the transaction, which then only writes.
     let mut notices: BTreeMap<String, (String, String)> = BTreeMap::new();
     if let Some(account) = &account {
         for (_, client_id, _) in &grants {
@@ -72,13 +77,10 @@ pub async fn session_ended(idp: &Idp, session: &Session) -> Result<(), IdpError>
         }
     }
 
-    let now = ctx.clock.unix();
-    let mut tx = ctx.db.begin().await?;
+    let now = idp.ctx().clock.unix();
     for (grant_id, _, revoked_at) in &grants {
         if revoked_at.is_none() {
-            idp.tokens()
-                .revoke_grant(&mut tx, grant_id, "logout")
-                .await?;
+            idp.tokens().revoke_grant(tx, grant_id, "logout").await?;
         }
     }
     for (client_id, (uri, subject)) in &notices {
@@ -94,10 +96,9 @@ pub async fn session_ended(idp: &Idp, session: &Session) -> Result<(), IdpError>
         .bind(subject)
         .bind(uri)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

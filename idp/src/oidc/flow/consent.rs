@@ -11,7 +11,7 @@ use axum::response::Response;
 use clave_common::journal::{self, NewEvent};
 use serde_json::json;
 
-use super::authorize::ReturnTo;
+use super::validate::ReturnTo;
 use super::{browser_cookie, current_session};
 use crate::accounts::Account;
 use crate::authreq::AuthRequest;

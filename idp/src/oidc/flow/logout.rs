@@ -131,12 +131,10 @@ pub async fn confirm(
     Ok(finish(idp, &request, ended))
 }
 
-/// Ends session `session_id` as a logout: journaled by the session service, then its grants
-/// revoked and its back-channel notices queued.
+/// Ends session `session_id` as a logout; the session service revokes its grants and queues
+/// its back-channel notices in the same commit.
 pub async fn end_session(idp: &Idp, session_id: &str) -> Result<(), IdpError> {
-    if let Some(session) = idp.sessions().end(session_id, "logout").await? {
-        super::backchannel::session_ended(idp, &session).await?;
-    }
+    idp.sessions().end(session_id, "logout").await?;
     Ok(())
 }
 

@@ -28,6 +28,7 @@ pub mod names;
 pub mod pages;
 pub mod par;
 pub mod userinfo;
+pub mod validate;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use clave_common::id::{random_token, token_digest};
 use serde::Serialize;
 
-use super::authorize::{Refusal, validate};
+use super::validate::{Refusal, validate};
 use crate::oidc::error::{ErrorCode, OAuthError, no_store};
 use crate::oidc::params::Params;
 use crate::{Idp, IdpError};

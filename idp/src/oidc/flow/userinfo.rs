@@ -106,7 +106,7 @@ pub(crate) fn bearer(
             "send the access token once: in the Authorization header or the form, not both",
         )),
         (Some(token), None) | (None, Some(token)) => Ok(token),
-        (None, None) => Err(OAuthError::invalid_token(
+        (None, None) => Err(OAuthError::token_missing(
             "an access token is required: send `Authorization: Bearer <token>`",
         )),
     }
@@ -194,7 +194,62 @@ pub(crate) fn failure(error: IdpError) -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::claims::{ClaimsFuture, ClaimsProvider};
+    use crate::oidc::flow::testing::authorized;
+    use crate::oidc::testing::{ctx_like, test_idp};
     use axum::http::HeaderValue;
+    use serde_json::json;
+
+    /// A provider like the wallet's: one claim of its own, and one that tries to replace `sub`.
+    #[derive(Debug)]
+    struct Wallet;
+
+    impl ClaimsProvider for Wallet {
+        fn extra_claims<'a>(&'a self, request: ClaimsRequest<'a>) -> ClaimsFuture<'a> {
+            let mut claims = Claims::new();
+            claims.insert(
+                "health_tier".into(),
+                json!(format!("A for {}", request.client.name)),
+            );
+            claims.insert("sub".into(), json!("someone else"));
+            Box::pin(std::future::ready(Ok(claims)))
+        }
+    }
+
+    #[tokio::test]
+    async fn claims_follow_the_scopes_and_providers_only_add() {
+        let (idp, _clock, _dir) = test_idp().await;
+        let (client, session, _, request) = authorized(&idp).await;
+        let code = crate::oidc::flow::grants::issue_code(&idp, &request, &session)
+            .await
+            .unwrap()
+            .unwrap();
+        let params: Params = [
+            ("code", code.as_str()),
+            ("redirect_uri", crate::oidc::flow::testing::URI),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let tokens = crate::oidc::flow::grants::redeem_code(&idp, &client, &params)
+            .await
+            .unwrap();
+        let plain = oidc_claims(&idp, &tokens.access_token).await.unwrap();
+        assert_eq!(plain["given_name"], "María");
+        assert_eq!(plain["name"], "María Soto");
+        // Not granted: neither the RUN nor the email.
+        assert!(plain.get("run").is_none() && plain.get("email").is_none());
+        assert!(plain.get("health_tier").is_none());
+
+        let mut ctx = ctx_like(idp.ctx());
+        ctx.claims = std::sync::Arc::new(Wallet);
+        let with_wallet = Idp::new(ctx);
+        let claims = oidc_claims(&with_wallet, &tokens.access_token)
+            .await
+            .unwrap();
+        assert_eq!(claims["health_tier"], "A for Servicio");
+        assert_eq!(claims["sub"], plain["sub"]);
+    }
 
     fn with_auth(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -1,0 +1,565 @@
+//! Passkeys end to end: registration, second factor and passwordless login, first with a
+//! software authenticator over HTTP (for the protocol's refusals), then in a real Chromium
+//! with a virtual authenticator through the real pages and `passkey.js`.
+
+mod softkey;
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use crate::support::TestApp;
+use crate::support::accounts::{get, log_in};
+use crate::support::browser::{Browser, Page};
+use crate::support::rp::{self, PASSWORD, RUN};
+use softkey::SoftKey;
+
+/// A logged-in browser (cookie-keeping client) and its CSRF token.
+struct LoggedIn {
+    http: reqwest::Client,
+    csrf: String,
+}
+
+async fn logged_in(app: &TestApp) -> LoggedIn {
+    let http = app.http();
+    let done = log_in(&http, app, "", RUN, PASSWORD).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let page = get(&http, app, "/me/passkeys").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = page
+        .field("csrf")
+        .expect("the passkey page has a CSRF token");
+    LoggedIn { http, csrf }
+}
+
+/// POSTs JSON with the CSRF header; the status and the JSON answer.
+async fn call(
+    http: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    csrf: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut request = http.post(app.at(path)).json(&body);
+    if let Some(csrf) = csrf {
+        request = request.header("X-CSRF-Token", csrf);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let json = response.json().await.unwrap_or(Value::Null);
+    (status, json)
+}
+
+fn rp_id(app: &TestApp) -> String {
+    url::Url::parse(&app.url)
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Registers `key` for the logged-in citizen through the JSON endpoints.
+async fn register(app: &TestApp, who: &LoggedIn, key: &mut SoftKey, name: &str) -> Value {
+    let (status, options) = call(
+        &who.http,
+        app,
+        "/webauthn/register/start",
+        Some(&who.csrf),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let credential = key.register(&options);
+    let (status, done) = call(
+        &who.http,
+        app,
+        "/webauthn/register/finish",
+        Some(&who.csrf),
+        json!({"ceremony": options["ceremony"], "credential": credential, "name": name}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    done
+}
+
+/// A browser with no session yet but a CSRF token (from the login page).
+async fn anonymous(app: &TestApp) -> LoggedIn {
+    let http = app.http();
+    let page = get(&http, app, "/login").await;
+    let csrf = page.field("csrf").unwrap();
+    LoggedIn { http, csrf }
+}
+
+#[tokio::test]
+async fn a_passkey_registered_over_http_logs_in_without_a_password() {
+    let app = TestApp::on_localhost().await;
+    let account = rp::citizen(&app).await;
+    let who = logged_in(&app).await;
+    let mut key = SoftKey::new(&rp_id(&app), &app.url);
+    let done = register(&app, &who, &mut key, "Llave azul").await;
+    assert_eq!(done["passkey"]["name"], "Llave azul");
+
+    // The page lists it, by name, never used.
+    let page = get(&who.http, &app, "/me/passkeys").await;
+    assert!(page.body.contains("Llave azul"), "{}", page.body);
+    assert!(page.body.contains("Nunca"));
+
+    // Another browser logs in with it alone.
+    let other = anonymous(&app).await;
+    let (status, options) = call(
+        &other.http,
+        &app,
+        "/webauthn/login/start",
+        Some(&other.csrf),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    assert_eq!(options["mediation"], "conditional");
+    let assertion = key.assert(&options);
+    let (status, done) = call(
+        &other.http,
+        &app,
+        "/webauthn/login/finish",
+        Some(&other.csrf),
+        json!({"ceremony": options["ceremony"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["redirect"], "/");
+    let sessions = app
+        .app
+        .idp
+        .sessions()
+        .list_active(&account.id)
+        .await
+        .unwrap();
+    let newest = &sessions[0];
+    assert_eq!(newest.acr, "urn:clave:loa:3");
+    assert_eq!(newest.amr, vec!["hwk", "user", "mfa"]);
+
+    // The same answer again is refused: its ceremony is spent.
+    let (status, again) = call(
+        &other.http,
+        &app,
+        "/webauthn/login/finish",
+        Some(&other.csrf),
+        json!({"ceremony": options["ceremony"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{again}");
+    assert_eq!(again["error"], "expired");
+
+    let used = app.journal_of_kind("passkey.used").await;
+    assert_eq!(used.len(), 1);
+    let registered = app.journal_of_kind("passkey.registered").await;
+    assert_eq!(registered.len(), 1);
+}
+
+/// Starts a passwordless login in `who`'s browser; the options.
+async fn login_options(app: &TestApp, who: &LoggedIn) -> Value {
+    let (status, options) = call(
+        &who.http,
+        app,
+        "/webauthn/login/start",
+        Some(&who.csrf),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    options
+}
+
+/// Finishes a passwordless login with `credential`; the status and answer.
+async fn login_finish(
+    app: &TestApp,
+    who: &LoggedIn,
+    options: &Value,
+    credential: Value,
+) -> (StatusCode, Value) {
+    call(
+        &who.http,
+        app,
+        "/webauthn/login/finish",
+        Some(&who.csrf),
+        json!({"ceremony": options["ceremony"], "credential": credential}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_protocol_refuses_what_a_phisher_or_a_clone_would_send() {
+    let app = TestApp::on_localhost().await;
+    rp::citizen(&app).await;
+    let who = logged_in(&app).await;
+    let mut key = SoftKey::new(&rp_id(&app), &app.url);
+    register(&app, &who, &mut key, "").await;
+    let other = anonymous(&app).await;
+
+    // Wrong origin: the answer was made on another site (a phishing copy).
+    let options = login_options(&app, &other).await;
+    key.origin = "https://clave.example.evil".into();
+    let answer = key.assert(&options);
+    key.origin = app.url.clone();
+    let (status, body) = login_finish(&app, &other, &options, answer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "wrong origin: {body}");
+    assert_eq!(body["error"], "refused");
+
+    // Wrong challenge: signed for another ceremony's challenge.
+    let first = login_options(&app, &other).await;
+    let second = login_options(&app, &other).await;
+    let answer = key.assert(&first);
+    let (status, body) = login_finish(&app, &other, &second, answer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "wrong challenge: {body}");
+
+    // A good login moves the stored counter forward …
+    key.counter = 40;
+    let options = login_options(&app, &other).await;
+    let answer = key.assert(&options);
+    let (status, body) = login_finish(&app, &other, &options, answer.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // … its answer cannot be replayed against a new ceremony …
+    let options = login_options(&app, &other).await;
+    let (status, body) = login_finish(&app, &other, &options, answer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "replayed assertion: {body}");
+    // … and a clone behind it is refused, even with the right challenge and signature.
+    let options = login_options(&app, &other).await;
+    let challenge = options["publicKey"]["challenge"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = key.assert_with(&challenge, 7);
+    let (status, body) = login_finish(&app, &other, &options, answer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "counter regression: {body}");
+
+    // Unknown credential: a key this server never registered, claiming the same citizen.
+    let mut stranger = SoftKey::new(&rp_id(&app), &app.url);
+    stranger.user_handle = key.user_handle.clone();
+    let options = login_options(&app, &other).await;
+    let answer = stranger.assert(&options);
+    let (status, body) = login_finish(&app, &other, &options, answer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "unknown credential: {body}");
+
+    // Without the CSRF header nothing starts.
+    let (status, body) = call(&other.http, &app, "/webauthn/login/start", None, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "invalid_csrf");
+
+    // Only one login succeeded.
+    assert_eq!(app.journal_of_kind("passkey.used").await.len(), 1);
+}
+
+#[tokio::test]
+async fn changing_passkeys_needs_a_fresh_login_and_is_journaled() {
+    let app = TestApp::on_localhost().await;
+    let account = rp::citizen(&app).await;
+    let who = logged_in(&app).await;
+    let mut key = SoftKey::new(&rp_id(&app), &app.url);
+    register(&app, &who, &mut key, "Teléfono").await;
+    let passkey_id = app.app.idp.passkeys().list(&account.id).await.unwrap()[0]
+        .id
+        .clone();
+
+    // Renaming works through the plain form.
+    let renamed = crate::support::accounts::post(
+        &who.http,
+        &app,
+        &format!("/me/passkeys/{passkey_id}/rename"),
+        &[("csrf", &who.csrf), ("name", "Teléfono de trabajo")],
+    )
+    .await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.app.idp.passkeys().list(&account.id).await.unwrap()[0].name,
+        "Teléfono de trabajo"
+    );
+
+    // Ten minutes later the login is no longer fresh: no deletion, no new registration.
+    app.advance(time::Duration::minutes(10));
+    let refused = crate::support::accounts::post(
+        &who.http,
+        &app,
+        &format!("/me/passkeys/{passkey_id}/delete"),
+        &[("csrf", &who.csrf)],
+    )
+    .await;
+    assert_eq!(
+        refused.location.as_deref(),
+        Some("/me/passkeys?done=reauth")
+    );
+    assert_eq!(app.app.idp.passkeys().count(&account.id).await.unwrap(), 1);
+    let (status, body) = call(
+        &who.http,
+        &app,
+        "/webauthn/register/start",
+        Some(&who.csrf),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "reauthentication_required");
+
+    // Logging in again with the passkey as second factor makes it fresh again.
+    let (status, options) = call(
+        &who.http,
+        &app,
+        "/webauthn/second-factor/start",
+        Some(&who.csrf),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let assertion = key.assert(&options);
+    let (status, done) = call(
+        &who.http,
+        &app,
+        "/webauthn/second-factor/finish",
+        Some(&who.csrf),
+        json!({"ceremony": options["ceremony"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let session = &app
+        .app
+        .idp
+        .sessions()
+        .list_active(&account.id)
+        .await
+        .unwrap()[0];
+    assert_eq!(session.acr, "urn:clave:loa:3");
+    assert_eq!(session.amr, vec!["pwd", "hwk", "user", "mfa"]);
+
+    let deleted = crate::support::accounts::post(
+        &who.http,
+        &app,
+        &format!("/me/passkeys/{passkey_id}/delete"),
+        &[("csrf", &who.csrf)],
+    )
+    .await;
+    assert_eq!(deleted.location.as_deref(), Some("/me/passkeys?done=saved"));
+    assert_eq!(app.app.idp.passkeys().count(&account.id).await.unwrap(), 0);
+    assert_eq!(app.journal_of_kind("passkey.deleted").await.len(), 1);
+    assert_eq!(app.journal_of_kind("passkey.renamed").await.len(), 1);
+}
+
+/// A service's redirect endpoint on loopback that records what it receives.
+struct Callback {
+    url: String,
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+impl Callback {
+    async fn start() -> Self {
+        let received: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = received.clone();
+        let app = axum::Router::new().route(
+            "/cb",
+            axum::routing::get(move |uri: axum::http::Uri| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push(uri.query().unwrap_or_default().to_owned());
+                    axum::response::Html("<!doctype html><title>service</title><p>signed in</p>")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/cb",
+            listener.local_addr().unwrap().port()
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, received }
+    }
+}
+
+/// Starts an authorization request in the page; returns the PKCE verifier.
+async fn authorize(
+    page: &Page<'_>,
+    app: &TestApp,
+    client_id: &str,
+    callback: &str,
+    extra: &str,
+) -> String {
+    let verifier = clave_common::id::random_token(32);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let url = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid&state=st&nonce=n&code_challenge={challenge}&code_challenge_method=S256{extra}",
+        app.url,
+        url::form_urlencoded::byte_serialize(callback.as_bytes()).collect::<String>(),
+    );
+    page.goto(&url).await;
+    verifier
+}
+
+/// Waits for the service's callback (approving consent on the way) and redeems the code;
+/// returns the ID token's claims.
+async fn finish_at_service(
+    page: &Page<'_>,
+    app: &TestApp,
+    client: &rp::Registered,
+    callback: &Callback,
+    verifier: &str,
+) -> Value {
+    let landed = page
+        .wait_until_loaded(|url| url.starts_with(&callback.url) || url.contains("/consent"))
+        .await;
+    if landed.contains("/consent") {
+        page.click("button[name=decision][value=approve]").await;
+        page.wait_until_loaded(|url| url.starts_with(&callback.url))
+            .await;
+    }
+    let query = callback.received.lock().unwrap().last().cloned().unwrap();
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+    let (status, tokens) = rp::post_form(
+        &app.at("/oauth2/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", &callback.url),
+            ("code_verifier", verifier),
+            ("client_id", &client.client_id),
+            (
+                "client_secret",
+                client.secret.as_deref().unwrap_or_default(),
+            ),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    rp::jwt_parts(tokens["id_token"].as_str().unwrap()).1
+}
+
+/// Waits until the element matching `selector` is visible (its script has run).
+async fn wait_visible(page: &Page<'_>, selector: &str) {
+    let script = format!(
+        "(() => {{ const el = document.querySelector({}); return !!el && !el.hidden; }})()",
+        json!(selector)
+    );
+    for _ in 0..200 {
+        if page.eval(&script).await == json!(true) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{selector} never became visible: {}", page.text().await);
+}
+
+#[tokio::test]
+async fn chromium_registers_a_passkey_and_logs_in_with_it_at_level_3() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = TestApp::on_localhost().await;
+    let account = rp::citizen(&app).await;
+    let callback = Callback::start().await;
+    let mut new = rp::web_client("Servicio de Prueba");
+    new.redirect_uris = vec![callback.url.clone()];
+    let client = rp::register(&app, new).await;
+
+    let page = browser.new_page().await;
+    page.call("WebAuthn.enable", json!({})).await;
+    let authenticator = page
+        .call(
+            "WebAuthn.addVirtualAuthenticator",
+            json!({"options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": true,
+                "hasUserVerification": true,
+                "isUserVerified": true,
+            }}),
+        )
+        .await["authenticatorId"]
+        .clone();
+
+    // Log in with the password and register a passkey on the passkey page.
+    page.goto(&app.at("/login")).await;
+    page.fill("input[name=run]", RUN).await;
+    page.fill("input[name=password]", PASSWORD).await;
+    page.click("form button[type=submit]").await;
+    page.wait_until_loaded(|url| !url.contains("/login")).await;
+    page.goto(&app.at("/me/passkeys")).await;
+    wait_visible(&page, "#passkey-register").await;
+    page.fill("#passkey-name", "Portátil").await;
+    page.click("#passkey-register").await;
+    page.wait_until_loaded(|url| url.contains("done=saved"))
+        .await;
+    assert!(
+        page.text().await.contains("Portátil"),
+        "{}",
+        page.text().await
+    );
+    let credentials = page
+        .call(
+            "WebAuthn.getCredentials",
+            json!({"authenticatorId": authenticator}),
+        )
+        .await;
+    let credentials = credentials["credentials"].as_array().unwrap().clone();
+    assert_eq!(credentials.len(), 1);
+    assert_eq!(credentials[0]["isResidentCredential"], true, "discoverable");
+    assert_eq!(app.app.idp.passkeys().count(&account.id).await.unwrap(), 1);
+
+    // As second factor: a service asks for level 3; the password session is stepped up.
+    let verifier = authorize(
+        &page,
+        &app,
+        &client.client_id,
+        &callback.url,
+        "&acr_values=urn%3Aclave%3Aloa%3A3",
+    )
+    .await;
+    page.wait_until_loaded(|url| url.contains("/login/second-factor"))
+        .await;
+    wait_visible(&page, "#passkey-second-factor").await;
+    page.click("#passkey-second-factor").await;
+    let claims = finish_at_service(&page, &app, &client, &callback, &verifier).await;
+    assert_eq!(claims["acr"], "urn:clave:loa:3", "{claims}");
+    let amr: Vec<String> = serde_json::from_value(claims["amr"].clone()).unwrap();
+    for method in ["pwd", "hwk", "user", "mfa"] {
+        assert!(
+            amr.iter().any(|m| m == method),
+            "{method} missing from {amr:?}"
+        );
+    }
+
+    // Passwordless: a browser without a session, the login page's passkey button.
+    page.call("Network.clearBrowserCookies", json!({})).await;
+    let verifier = authorize(&page, &app, &client.client_id, &callback.url, "").await;
+    assert!(page.url().await.contains("/login"));
+    let autocomplete = page
+        .eval("document.querySelector('input[name=run]').getAttribute('autocomplete')")
+        .await;
+    assert_eq!(
+        autocomplete, "username webauthn",
+        "conditional UI needs the webauthn token"
+    );
+    wait_visible(&page, "#passkey-login").await;
+    page.click("#passkey-login").await;
+    let claims = finish_at_service(&page, &app, &client, &callback, &verifier).await;
+    assert_eq!(claims["acr"], "urn:clave:loa:3", "{claims}");
+    let amr: Vec<String> = serde_json::from_value(claims["amr"].clone()).unwrap();
+    assert!(
+        amr.contains(&"hwk".to_owned())
+            && amr.contains(&"user".to_owned())
+            && amr.contains(&"mfa".to_owned()),
+        "{amr:?}"
+    );
+    assert!(!amr.contains(&"pwd".to_owned()), "{amr:?}");
+    let uses = app.journal_of_kind("passkey.used").await;
+    assert_eq!(uses.len(), 2);
+    assert_eq!(uses[0].data["method"], "second_factor");
+    assert_eq!(uses[1].data["method"], "passwordless");
+}
