@@ -62,7 +62,11 @@ pub struct App {
 impl App {
     /// Prepares the data directory, the master key and the database (migrating it when
     /// `migrate` is set), and builds the services.
-    pub async fn open(config: Config, clock: SharedClock, migrate: bool) -> Result<Self, StartupError> {
+    pub async fn open(
+        config: Config,
+        clock: SharedClock,
+        migrate: bool,
+    ) -> Result<Self, StartupError> {
         let config = Arc::new(config);
         prepare_data_dir(&config.data_dir)?;
         let master = Arc::new(match &config.secrets.master_key {

@@ -417,7 +417,9 @@ impl Config {
         }
         for proxy in &self.server.trusted_proxies {
             if proxy.parse::<std::net::IpAddr>().is_err() {
-                problems.push(format!("server.trusted_proxies: {proxy:?} is not an IP address"));
+                problems.push(format!(
+                    "server.trusted_proxies: {proxy:?} is not an IP address"
+                ));
             }
         }
         if self.server.max_body_bytes < 1024 {
@@ -433,30 +435,37 @@ impl Config {
         }
         let p = &self.passwords;
         if p.argon2_parallelism == 0 || p.argon2_iterations == 0 {
-            problems.push("passwords.argon2_iterations and argon2_parallelism must be at least 1".into());
+            problems.push(
+                "passwords.argon2_iterations and argon2_parallelism must be at least 1".into(),
+            );
         }
         if p.argon2_memory_kib < 8 * p.argon2_parallelism.max(1) {
-            problems.push("passwords.argon2_memory_kib must be at least 8 × argon2_parallelism".into());
+            problems
+                .push("passwords.argon2_memory_kib must be at least 8 × argon2_parallelism".into());
         }
         if p.min_length < 8 {
             problems.push("passwords.min_length must be at least 8".into());
         }
         let t = &self.throttle;
         if t.lockout_failures <= t.free_failures {
-            problems.push("throttle.lockout_failures must be larger than throttle.free_failures".into());
+            problems.push(
+                "throttle.lockout_failures must be larger than throttle.free_failures".into(),
+            );
         }
         if t.lockout_secs <= 0 || t.window_secs <= 0 {
             problems.push("throttle.lockout_secs and throttle.window_secs must be positive".into());
         }
         if t.address_lockout_failures <= t.free_failures {
             problems.push(
-                "throttle.address_lockout_failures must be larger than throttle.free_failures".into(),
+                "throttle.address_lockout_failures must be larger than throttle.free_failures"
+                    .into(),
             );
         }
         // A request held open longer than this ties up connections and looks like an outage.
         if t.max_delay_ms > 10_000 || t.delay_step_ms > t.max_delay_ms {
             problems.push(
-                "throttle.max_delay_ms must be at most 10000 and at least throttle.delay_step_ms".into(),
+                "throttle.max_delay_ms must be at most 10000 and at least throttle.delay_step_ms"
+                    .into(),
             );
         }
         let k = &self.tokens;
@@ -582,7 +591,10 @@ mod tests {
         .unwrap();
         let config = Config::load_from(
             Some(&file),
-            env(&[("CLAVE_TOKENS__CODE_TTL_SECS", "45"), ("CLAVE_SERVER__LISTEN", "127.0.0.1:9001")]),
+            env(&[
+                ("CLAVE_TOKENS__CODE_TTL_SECS", "45"),
+                ("CLAVE_SERVER__LISTEN", "127.0.0.1:9001"),
+            ]),
             &Overrides {
                 listen: Some("127.0.0.1:9002".into()),
                 ..Overrides::default()
@@ -606,7 +618,10 @@ mod tests {
         .unwrap();
         let err = Config::load_from(
             Some(&file),
-            env(&[("CLAVE_SERVR__LISTEN", "x"), ("CLAVE_TOKENS__CODE_TTL_SECS", "0")]),
+            env(&[
+                ("CLAVE_SERVR__LISTEN", "x"),
+                ("CLAVE_TOKENS__CODE_TTL_SECS", "0"),
+            ]),
             &Overrides::default(),
         )
         .unwrap_err();
@@ -615,7 +630,10 @@ mod tests {
         assert!(all.contains("CLAVE_SERVR__LISTEN"), "{all}");
         assert!(all.contains("server.listen"), "{all}");
         assert!(all.contains("server.public_url must be an http"), "{all}");
-        assert!(all.contains("tokens.code_ttl_secs must be positive"), "{all}");
+        assert!(
+            all.contains("tokens.code_ttl_secs must be positive"),
+            "{all}"
+        );
         assert_eq!(err.problems.len(), 5, "{all}");
     }
 
@@ -651,7 +669,8 @@ mod tests {
         for key in known_keys() {
             let leaf = key.rsplit('.').next().unwrap();
             assert!(
-                text.lines().any(|l| l.trim_start_matches("# ").starts_with(&format!("{leaf} ="))),
+                text.lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{leaf} ="))),
                 "config.example.toml does not document `{key}`"
             );
         }

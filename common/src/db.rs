@@ -62,7 +62,9 @@ pub enum DbError {
         known: i64,
     },
     /// A migration recorded in the database differs from the one this binary carries.
-    #[error("migration {0} in the database differs from this clave's copy; the schema was changed by hand or by another build")]
+    #[error(
+        "migration {0} in the database differs from this clave's copy; the schema was changed by hand or by another build"
+    )]
     Diverged(i64),
     /// A migration failed.
     #[error("migration failed: {0}")]
@@ -169,23 +171,17 @@ impl Db {
 
     /// The newest migration version this binary carries.
     pub fn latest_known_version(&self) -> i64 {
-        self.migrator()
-            .iter()
-            .map(|m| m.version)
-            .max()
-            .unwrap_or(0)
+        self.migrator().iter().map(|m| m.version).max().unwrap_or(0)
     }
 
     /// The newest migration applied to the database, or `None` on an empty database.
     pub async fn applied_version(&self) -> Result<Option<i64>, sqlx::Error> {
         let exists: Option<(String,)> = match self.backend {
-            Backend::Sqlite => {
-                sqlx::query_as(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-                )
-                .fetch_optional(&self.pool)
-                .await?
-            }
+            Backend::Sqlite => sqlx::query_as(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            )
+            .fetch_optional(&self.pool)
+            .await?,
             Backend::Postgres => {
                 sqlx::query_as(
                     "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
@@ -260,10 +256,7 @@ mod tests {
 
     #[test]
     fn backends_are_chosen_by_scheme() {
-        assert_eq!(
-            Backend::of_url("sqlite:///tmp/x.db"),
-            Some(Backend::Sqlite)
-        );
+        assert_eq!(Backend::of_url("sqlite:///tmp/x.db"), Some(Backend::Sqlite));
         assert_eq!(
             Backend::of_url("postgres://u@h/db"),
             Some(Backend::Postgres)
@@ -319,7 +312,13 @@ mod tests {
         .unwrap();
         let err = db.migrate().await.unwrap_err();
         assert!(
-            matches!(err, DbError::SchemaTooNew { found: 99_990_000, .. }),
+            matches!(
+                err,
+                DbError::SchemaTooNew {
+                    found: 99_990_000,
+                    ..
+                }
+            ),
             "{err}"
         );
         assert!(!db.is_ready().await.unwrap());

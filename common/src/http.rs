@@ -103,7 +103,10 @@ impl ApiError {
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     matches!(
         err,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
     ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
 }
 
@@ -257,7 +260,11 @@ pub fn apply_security_headers(headers: &mut HeaderMap, https: bool) {
             .entry(name)
             .or_insert_with(|| HeaderValue::from_static(value));
     };
-    set(headers, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY,
+    );
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::REFERRER_POLICY, "no-referrer");
@@ -296,8 +303,7 @@ mod tests {
         let client = ClientAddr::resolve(Some(direct), &headers("1.2.3.4"), &trusted);
         assert_eq!(client.0, direct);
         // Only the hop the proxy saw counts, not what the client prepended.
-        let client =
-            ClientAddr::resolve(Some(proxy), &headers("9.9.9.9, 1.2.3.4"), &trusted);
+        let client = ClientAddr::resolve(Some(proxy), &headers("9.9.9.9, 1.2.3.4"), &trusted);
         assert_eq!(client.0, "1.2.3.4".parse::<IpAddr>().unwrap());
     }
 

@@ -525,10 +525,13 @@ impl Passkeys<'_> {
             .await?
             .filter(|row| row.account_id == account_id)
             .ok_or(PasskeyError::UnknownCredential)?;
-        let result = self
+        let result = match self
             .relying_party()?
             .finish_passkey_authentication(&assertion, &state)
-            .map_err(refused)?;
+        {
+            Ok(result) => result,
+            Err(e) => return Err(self.refusal(&row, refused(e)).await),
+        };
         self.record_use(row, &result, "second_factor").await
     }
 
@@ -577,15 +580,29 @@ impl Passkeys<'_> {
             .filter(|row| user_handle(&row.account_id).ok() == Some(handle))
             .ok_or(PasskeyError::UnknownCredential)?;
         let key = DiscoverableKey::from(row.passkey()?);
-        let result = webauthn
-            .finish_discoverable_authentication(&assertion, state, &[key])
-            .map_err(refused)?;
+        let result = match webauthn.finish_discoverable_authentication(&assertion, state, &[key]) {
+            Ok(result) => result,
+            Err(e) => return Err(self.refusal(&row, refused(e)).await),
+        };
         if !result.user_verified() {
-            return Err(PasskeyError::Refused(
+            let error = PasskeyError::Refused(
                 "a passkey without user verification cannot log in alone".into(),
-            ));
+            );
+            return Err(self.refusal(&row, error).await);
         }
         self.record_use(row, &result, "passwordless").await
+    }
+
+    /// Journals a refused answer from a registered passkey (`passkey.refused`, the citizen
+    /// as subject, so they can see attempts with their credential) and returns `error`.
+    async fn refusal(&self, row: &PasskeyRow, error: PasskeyError) -> PasskeyError {
+        let event = NewEvent::new("passkey.refused")
+            .subject(&row.account_id)
+            .data(json!({ "passkey_id": row.id, "reason": error.to_string() }));
+        if let Err(e) = self.idp.ctx().journal.append_now(&event).await {
+            return IdpError::Db(e).into();
+        }
+        error
     }
 
     async fn row_by_credential(&self, raw_id: &[u8]) -> Result<Option<PasskeyRow>, PasskeyError> {
@@ -719,7 +736,7 @@ fn options_of<T: Serialize>(challenge: &T) -> Result<Value, PasskeyError> {
         .map_err(|e| IdpError::Internal(format!("cannot serialise options: {e}")).into())
 }
 
-#[cfg(test)]
-mod softkey;
+#[cfg(any(test, feature = "testing"))]
+pub mod softkey;
 #[cfg(test)]
 mod tests;

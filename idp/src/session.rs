@@ -330,7 +330,7 @@ impl Sessions<'_> {
         journal_ended(&mut tx, now, &session, reason).await?;
         // Whatever ended it (logout, a new citizen on the browser, "sign out everywhere"),
         // the session's grants die with it and its services hear of it, in the same commit.
-        crate::oidc::flow::backchannel::on_session_ended(&self.idp, &mut tx, &session).await?;
+        crate::oidc::flow::backchannel::on_session_ended(self.idp, &mut tx, &session).await?;
         tx.commit().await?;
         Ok(Some(session))
     }

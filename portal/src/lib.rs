@@ -24,6 +24,9 @@ pub mod i18n;
 pub mod login;
 pub mod logout;
 pub mod page;
+pub mod passkeys;
+pub mod second_factor;
+pub mod security;
 
 /// What the portal's handlers need.
 #[derive(Debug, Clone)]
@@ -43,5 +46,8 @@ pub fn router(state: PortalState) -> Router {
         // The browser flow's other pages (consent, logout confirmation) merge here.
         .merge(consent::routes())
         .merge(logout::routes())
+        .merge(passkeys::routes())
+        .merge(second_factor::routes())
+        .merge(security::routes())
         .with_state(state)
 }

@@ -240,9 +240,23 @@ async fn submit(
             "/oauth2/authorize/resume?req={}",
             url::form_urlencoded::byte_serialize(request.id.as_bytes()).collect::<String>()
         ),
+        // A citizen who asked to be asked for the second factor at every login is; with a
+        // request, the authorization endpoint decides (see `clave_idp::factors`).
+        None if asks_always(&state, &account.id).await => "/login/second-factor".to_owned(),
         None => "/".to_owned(),
     };
     Ok(see_other(&location, vec![cookie]))
+}
+
+/// Whether the citizen chose "always ask for my second factor" and has one. A failure to
+/// read it sends the citizen to the second-factor page, which checks again.
+async fn asks_always(state: &PortalState, account_id: &str) -> bool {
+    state
+        .idp
+        .factors()
+        .summary(account_id)
+        .await
+        .map_or(true, |summary| summary.own_minimum() >= 2)
 }
 
 /// Records the login in this browser's session, returning the new cookie token: the same

@@ -114,7 +114,7 @@ fn passkey_error(e: PasskeyError) -> ApiError {
         PasskeyError::NotFound => ApiError::not_found("no such passkey"),
         PasskeyError::InvalidName(text) => ApiError::invalid_request(text),
         PasskeyError::Unavailable(detail) => {
-            tracing::error!(%detail, "WebAuthn unavailable");
+            tracing::warn!(%detail, "WebAuthn unavailable: passkeys need a host name in server.public_url");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -418,4 +418,38 @@ async fn start_session(
         .create(&used.account_id, authentication, meta)
         .await?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_say_no_more_than_refused() {
+        let origin = passkey_error(PasskeyError::Refused("origin mismatch".into()));
+        let unknown = passkey_error(PasskeyError::UnknownCredential);
+        for error in [&origin, &unknown] {
+            assert_eq!(error.status, StatusCode::FORBIDDEN);
+            assert_eq!(error.code, "refused");
+            assert!(!error.description.contains("origin"));
+        }
+        assert_eq!(origin.description, unknown.description);
+        let expired = passkey_error(PasskeyError::CeremonyExpired);
+        assert_eq!(expired.status, StatusCode::BAD_REQUEST);
+        assert_eq!(expired.code, "expired");
+        assert_eq!(
+            passkey_error(PasskeyError::AlreadyRegistered).status,
+            StatusCode::CONFLICT
+        );
+    }
+
+    #[test]
+    fn a_ceremony_is_its_options_with_its_id() {
+        let body = ceremony_json(clave_idp::passkey::Ceremony {
+            id: "c-1".into(),
+            options: json!({"publicKey": {"challenge": "abc"}}),
+        });
+        assert_eq!(body["ceremony"], "c-1");
+        assert_eq!(body["publicKey"]["challenge"], "abc");
+    }
 }

@@ -112,6 +112,14 @@
 
   var supported = !!(window.PublicKeyCredential && navigator.credentials);
 
+  // The passkey parts of a page start hidden (a whole box, since a button's CSS display
+  // would override its own `hidden`), and are shown only where WebAuthn exists.
+  function reveal(box) {
+    if (box) {
+      box.hidden = false;
+    }
+  }
+
   // Registration on /me/passkeys.
   function setUpRegistration() {
     var button = document.getElementById("passkey-register");
@@ -126,7 +134,7 @@
     if (unsupported) {
       unsupported.hidden = true;
     }
-    button.hidden = false;
+    reveal(box);
     button.addEventListener("click", function () {
       button.disabled = true;
       status(box, "working");
@@ -161,7 +169,7 @@
       return;
     }
     var box = document.getElementById("passkey-second-factor-box");
-    button.hidden = false;
+    reveal(box);
     button.addEventListener("click", function () {
       button.disabled = true;
       status(box, "working");
@@ -231,7 +239,7 @@
       });
     }
 
-    button.hidden = false;
+    reveal(box);
     button.addEventListener("click", function () {
       // The browser allows one WebAuthn request at a time: end the autofill's first.
       var before = Promise.resolve();

@@ -96,7 +96,10 @@ impl CliContext {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("clave: cannot start the async runtime: {e}");
@@ -210,7 +213,10 @@ fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             if cli.json {
-                println!("{}", serde_json::json!({"ok": false, "problems": e.problems}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "problems": e.problems})
+                );
             } else {
                 eprintln!("the configuration has {} problem(s):", e.problems.len());
                 for problem in &e.problems {

@@ -56,7 +56,9 @@ pub(crate) async fn run(mut config: Config, args: &ServeArgs) -> anyhow::Result<
     let migrate = config.database.migrate_on_start;
     let app = App::open(config, Arc::new(clave_common::clock::SystemClock), migrate).await?;
     if !migrate && !app.db.is_ready().await.unwrap_or(false) {
-        anyhow::bail!("the database schema is not current; run `clave migrate` or start without --no-migrate");
+        anyhow::bail!(
+            "the database schema is not current; run `clave migrate` or start without --no-migrate"
+        );
     }
     app.ensure_keys().await?;
     let listen = app.config.server.listen.clone();

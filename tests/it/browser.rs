@@ -25,13 +25,18 @@ impl Callback {
             axum::routing::get(move |uri: axum::http::Uri| {
                 let seen = seen.clone();
                 async move {
-                    seen.lock().unwrap().push(uri.query().unwrap_or_default().to_owned());
+                    seen.lock()
+                        .unwrap()
+                        .push(uri.query().unwrap_or_default().to_owned());
                     axum::response::Html("<!doctype html><title>service</title><p>signed in</p>")
                 }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://127.0.0.1:{}/cb", listener.local_addr().unwrap().port());
+        let url = format!(
+            "http://127.0.0.1:{}/cb",
+            listener.local_addr().unwrap().port()
+        );
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -67,7 +72,10 @@ async fn a_citizen_signs_in_with_a_real_browser() {
 
     let page = browser.new_page().await;
     page.goto(&authorize).await;
-    assert!(page.url().await.contains("/login"), "sent to the login page");
+    assert!(
+        page.url().await.contains("/login"),
+        "sent to the login page"
+    );
     assert_eq!(page.eval("document.documentElement.lang").await, "es");
     // Every input is labelled, and the fields carry the names services and scripts rely on.
     assert_eq!(
@@ -75,15 +83,22 @@ async fn a_citizen_signs_in_with_a_real_browser() {
             .await,
         true
     );
-    assert_eq!(page.eval("!!document.querySelector('input[name=csrf]')").await, true);
+    assert_eq!(
+        page.eval("!!document.querySelector('input[name=csrf]')")
+            .await,
+        true
+    );
 
     // A wrong password first: the page says so and keeps the citizen on the login page.
     page.fill("input[name=run]", RUN).await;
-    page.fill("input[name=password]", "not the password at all").await;
+    page.fill("input[name=password]", "not the password at all")
+        .await;
     let after_failure = page.click_and_wait("form button[type=submit]").await;
     assert!(after_failure.contains("/login"), "{after_failure}");
     assert!(
-        page.eval("!!document.querySelector('[role=alert], .error-summary')").await == true,
+        page.eval("!!document.querySelector('[role=alert], .error-summary')")
+            .await
+            == true,
         "an error summary is shown: {}",
         page.text().await
     );
@@ -92,16 +107,29 @@ async fn a_citizen_signs_in_with_a_real_browser() {
     page.fill("input[name=password]", PASSWORD).await;
     let landed = page.click_and_wait("form button[type=submit]").await;
     if landed.contains("/consent") {
-        assert!(page.text().await.contains("Servicio de Prueba"), "the consent page names the service");
-        let back = page.click_and_wait("button[name=decision][value=approve]").await;
+        assert!(
+            page.text().await.contains("Servicio de Prueba"),
+            "the consent page names the service"
+        );
+        let back = page
+            .click_and_wait("button[name=decision][value=approve]")
+            .await;
         assert!(back.starts_with(&callback.url), "{back}");
     } else {
         assert!(landed.starts_with(&callback.url), "{landed}");
     }
 
-    let query = callback.received.lock().unwrap().last().cloned().expect("the service got a response");
+    let query = callback
+        .received
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("the service got a response");
     let params: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
     assert_eq!(params["state"], "st-123");
     assert_eq!(params["iss"], app.url);
     let secret = client.secret.clone().unwrap_or_default();
@@ -125,5 +153,11 @@ async fn a_citizen_signs_in_with_a_real_browser() {
 
     // The session cookie the browser holds is HttpOnly: page scripts cannot read it.
     let cookies = page.eval("document.cookie").await;
-    assert!(!cookies.as_str().unwrap_or_default().contains("clave_session"), "{cookies}");
+    assert!(
+        !cookies
+            .as_str()
+            .unwrap_or_default()
+            .contains("clave_session"),
+        "{cookies}"
+    );
 }

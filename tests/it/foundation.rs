@@ -7,10 +7,11 @@ use std::process::{Child, Command, Stdio};
 use crate::support::{TestApp, on_postgres, run_cli};
 
 fn migration_names(dir: &str) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
     names.sort();
     names
 }
@@ -20,14 +21,20 @@ fn both_backends_have_the_same_migrations() {
     let sqlite = migration_names("sqlite");
     let postgres = migration_names("postgres");
     assert!(!sqlite.is_empty());
-    assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres must hold the same file names");
+    assert_eq!(
+        sqlite, postgres,
+        "migrations/sqlite and migrations/postgres must hold the same file names"
+    );
     for name in &sqlite {
         let text = std::fs::read_to_string(format!(
             "{}/migrations/sqlite/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();
-        assert!(text.starts_with("--"), "{name} must start with a comment saying why");
+        assert!(
+            text.starts_with("--"),
+            "{name} must start with a comment saying why"
+        );
     }
 }
 
@@ -40,7 +47,10 @@ async fn health_readiness_and_metrics_answer() {
     assert!(health.headers().get("x-request-id").is_some());
     let ready = http.get(app.at("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "ready");
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
     let metrics = http.get(app.at("/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
@@ -48,35 +58,58 @@ async fn health_readiness_and_metrics_answer() {
         text.contains("clave_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"}"),
         "{text}"
     );
-    assert!(text.contains("clave_http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("clave_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn readiness_turns_unready_when_the_schema_is_behind() {
     let app = TestApp::new().await;
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
-        .execute(app.app.db.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(app.app.db.pool())
+    .await
+    .unwrap();
     let ready = app.http().get(app.at("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert!(body["reason"].as_str().unwrap().contains("clave migrate"), "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("clave migrate"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = TestApp::new().await;
-    for path in ["/healthz", "/no/such/page", "/.well-known/openid-configuration"] {
+    for path in [
+        "/healthz",
+        "/no/such/page",
+        "/.well-known/openid-configuration",
+    ] {
         let response = app.http().get(app.at(path)).send().await.unwrap();
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
-        assert!(headers.get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "no HSTS over plain HTTP"
+        );
     }
-    let missing = app.http().get(app.at("/no/such/page")).send().await.unwrap();
+    let missing = app
+        .http()
+        .get(app.at("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
@@ -113,10 +146,7 @@ impl ServerProcess {
             return Ok(Self { child, url });
         }
         let output = child.wait_with_output().unwrap();
-        Err(format!(
-            "{line}{}",
-            String::from_utf8_lossy(&output.stderr)
-        ))
+        Err(format!("{line}{}", String::from_utf8_lossy(&output.stderr)))
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {
@@ -141,7 +171,9 @@ async fn zero_config_start_creates_and_then_reuses_the_data_directory() {
     let env = sqlite_env(&dir);
 
     let server = ServerProcess::start(&env, &[]).unwrap();
-    let health = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     let discovery: serde_json::Value =
         reqwest::get(format!("{}/.well-known/openid-configuration", server.url))
@@ -150,7 +182,10 @@ async fn zero_config_start_creates_and_then_reuses_the_data_directory() {
             .json()
             .await
             .unwrap();
-    assert_eq!(discovery["issuer"], "http://localhost:8080", "the default public URL is the issuer");
+    assert_eq!(
+        discovery["issuer"], "http://localhost:8080",
+        "the default public URL is the issuer"
+    );
     assert!(server.terminate().success(), "SIGTERM shuts down cleanly");
 
     assert!(dir.join("clave.db").exists());
@@ -165,13 +200,22 @@ async fn zero_config_start_creates_and_then_reuses_the_data_directory() {
     )
     .await
     .unwrap();
-    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(db.pool()).await.unwrap();
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
     assert_eq!(mode, "wal");
     db.close().await;
 
     // A second start reuses the key and the database.
     let again = ServerProcess::start(&env, &[]).unwrap();
-    assert_eq!(reqwest::get(format!("{}/readyz", again.url)).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", again.url))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert!(again.terminate().success());
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
 }
@@ -182,7 +226,9 @@ fn an_unusable_data_directory_is_refused_with_one_clear_message() {
     let file = root.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
     let env = sqlite_env(&file.join("data"));
-    let err = ServerProcess::start(&env, &[]).err().expect("must not start");
+    let err = ServerProcess::start(&env, &[])
+        .err()
+        .expect("must not start");
     assert!(err.contains("cannot use the data directory"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -191,7 +237,9 @@ fn an_unusable_data_directory_is_refused_with_one_clear_message() {
 fn a_corrupt_master_key_is_refused_with_one_clear_message() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("master.key"), "this is not a key\n").unwrap();
-    let err = ServerProcess::start(&sqlite_env(root.path()), &[]).err().expect("must not start");
+    let err = ServerProcess::start(&sqlite_env(root.path()), &[])
+        .err()
+        .expect("must not start");
     assert!(err.contains("master key"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -211,7 +259,11 @@ async fn a_database_from_a_newer_release_is_refused() {
     .unwrap();
     let out = app.cli(&["migrate"]);
     assert!(!out.success);
-    assert!(out.stderr.contains("newer than this clave knows"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("newer than this clave knows"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }
 
@@ -225,11 +277,21 @@ fn check_config_lists_every_problem_and_fails() {
     )
     .unwrap();
     let env = vec![
-        ("CLAVE_DATA_DIR".to_owned(), root.path().display().to_string()),
-        ("CLAVE_SERVER__PUBLIC_URL".to_owned(), "not a url".to_owned()),
+        (
+            "CLAVE_DATA_DIR".to_owned(),
+            root.path().display().to_string(),
+        ),
+        (
+            "CLAVE_SERVER__PUBLIC_URL".to_owned(),
+            "not a url".to_owned(),
+        ),
         ("CLAVE_NO_SUCH_THING".to_owned(), "1".to_owned()),
     ];
-    let out = run_cli(&env, &["--config", file.to_str().unwrap(), "check-config"], "");
+    let out = run_cli(
+        &env,
+        &["--config", file.to_str().unwrap(), "check-config"],
+        "",
+    );
     assert!(!out.success);
     for expected in [
         "unknown key `listen_port`",
@@ -238,7 +300,11 @@ fn check_config_lists_every_problem_and_fails() {
         "server.public_url",
         "CLAVE_NO_SUCH_THING",
     ] {
-        assert!(out.stderr.contains(expected), "missing {expected:?} in:\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(expected),
+            "missing {expected:?} in:\n{}",
+            out.stderr
+        );
     }
     let good = run_cli(&env[..1], &["check-config"], "");
     assert!(good.success, "{}", good.stderr);
@@ -264,7 +330,11 @@ fn every_subcommand_has_help_and_the_binary_a_version() {
         args.push("--help");
         let out = run_cli(&[], &args, "");
         assert!(out.success, "{command:?}: {}", out.stderr);
-        assert!(out.stdout.contains("Usage: clave"), "{command:?}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("Usage: clave"),
+            "{command:?}: {}",
+            out.stdout
+        );
     }
 }
 
@@ -275,7 +345,11 @@ async fn journal_verify_names_the_first_tampered_entry() {
     for i in 0..5 {
         app.app
             .journal
-            .append_now(&NewEvent::new("test.event").subject(format!("s{i}")).data(serde_json::json!({"i": i})))
+            .append_now(
+                &NewEvent::new("test.event")
+                    .subject(format!("s{i}"))
+                    .data(serde_json::json!({"i": i})),
+            )
             .await
             .unwrap();
     }
@@ -298,7 +372,11 @@ async fn journal_verify_names_the_first_tampered_entry() {
     let broken = app.cli(&["journal", "verify"]);
     assert!(!broken.success);
     assert!(broken.stdout.contains("BROKEN"), "{}", broken.stdout);
-    assert!(broken.stdout.contains(&seq.to_string()), "names the entry: {}", broken.stdout);
+    assert!(
+        broken.stdout.contains(&seq.to_string()),
+        "names the entry: {}",
+        broken.stdout
+    );
 
     // Deleting an entry instead is caught as a missing link.
     sqlx::query("UPDATE journal SET data = $1 WHERE seq = $2")
@@ -307,7 +385,10 @@ async fn journal_verify_names_the_first_tampered_entry() {
         .execute(app.app.db.pool())
         .await
         .unwrap();
-    assert!(app.cli(&["journal", "verify"]).success, "restoring the row restores the chain");
+    assert!(
+        app.cli(&["journal", "verify"]).success,
+        "restoring the row restores the chain"
+    );
     sqlx::query("DELETE FROM journal WHERE seq = $1")
         .bind(seq)
         .execute(app.app.db.pool())
@@ -315,7 +396,11 @@ async fn journal_verify_names_the_first_tampered_entry() {
         .unwrap();
     let missing = app.cli(&["journal", "verify"]);
     assert!(!missing.success);
-    assert!(missing.stdout.contains(&seq.to_string()), "{}", missing.stdout);
+    assert!(
+        missing.stdout.contains(&seq.to_string()),
+        "{}",
+        missing.stdout
+    );
 }
 
 #[tokio::test]
@@ -336,13 +421,23 @@ async fn a_backup_taken_while_serving_restores_the_data() {
     }
     assert!(out.success, "{}", out.stderr);
     // Refuses to overwrite.
-    assert!(!app.cli(&["backup", "--to", target.to_str().unwrap()]).success);
+    assert!(
+        !app.cli(&["backup", "--to", target.to_str().unwrap()])
+            .success
+    );
 
     // Restore: a fresh data directory whose database is the backup.
     let restored = tempfile::tempdir().unwrap();
     std::fs::copy(&target, restored.path().join("clave.db")).unwrap();
-    std::fs::copy(app.data_dir().join("master.key"), restored.path().join("master.key")).unwrap();
-    let env = vec![("CLAVE_DATA_DIR".to_owned(), restored.path().display().to_string())];
+    std::fs::copy(
+        app.data_dir().join("master.key"),
+        restored.path().join("master.key"),
+    )
+    .unwrap();
+    let env = vec![(
+        "CLAVE_DATA_DIR".to_owned(),
+        restored.path().display().to_string(),
+    )];
     let verify = run_cli(&env, &["--json", "journal", "verify"], "");
     assert!(verify.success, "{}", verify.stderr);
     let db = clave_common::Db::connect(
@@ -351,10 +446,11 @@ async fn a_backup_taken_while_serving_restores_the_data() {
     )
     .await
     .unwrap();
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM journal WHERE subject = 'backup-probe'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM journal WHERE subject = 'backup-probe'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
     assert_eq!(count, 1);
 }
 
@@ -380,6 +476,18 @@ async fn two_nodes_share_one_database() {
         .json()
         .await
         .unwrap();
-    assert_eq!(a, b, "both nodes publish the same keys from the shared database");
-    assert_eq!(second.http().get(second.at("/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        a, b,
+        "both nodes publish the same keys from the shared database"
+    );
+    assert_eq!(
+        second
+            .http()
+            .get(second.at("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }

@@ -23,7 +23,7 @@ async fn the_login_page_has_labelled_fields_a_csrf_token_and_speaks_spanish() {
     assert!(body.contains("<label for=\"run\">RUN</label>"));
     assert!(body.contains("<label for=\"password\">Contraseña</label>"));
     assert!(body.contains(r#"<input id="run" name="run" type="text""#));
-    assert!(body.contains(r#"autocomplete="username""#));
+    assert!(body.contains(r#"autocomplete="username webauthn""#));
     assert!(body.contains(
         r#"<input id="password" name="password" type="password" autocomplete="current-password""#
     ));

@@ -12,4 +12,5 @@ mod interop;
 mod login;
 mod oidc;
 mod passkeys;
+mod second_factor;
 mod tokens;

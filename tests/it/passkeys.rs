@@ -2,8 +2,6 @@
 //! software authenticator over HTTP (for the protocol's refusals), then in a real Chromium
 //! with a virtual authenticator through the real pages and `passkey.js`.
 
-mod softkey;
-
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -15,7 +13,7 @@ use crate::support::TestApp;
 use crate::support::accounts::{get, log_in};
 use crate::support::browser::{Browser, Page};
 use crate::support::rp::{self, PASSWORD, RUN};
-use softkey::SoftKey;
+use clave_idp::passkey::softkey::SoftKey;
 
 /// A logged-in browser (cookie-keeping client) and its CSRF token.
 struct LoggedIn {
@@ -191,6 +189,36 @@ async fn login_finish(
 }
 
 #[tokio::test]
+async fn a_ceremony_begun_on_one_node_finishes_on_another() {
+    let app = TestApp::on_localhost().await;
+    let account = rp::citizen(&app).await;
+    let who = logged_in(&app).await;
+    let mut key = SoftKey::new(&rp_id(&app), &app.url);
+    register(&app, &who, &mut key, "").await;
+
+    let node = app.second_node().await;
+    let first = anonymous(&app).await;
+    let options = login_options(&app, &first).await;
+    let answer = key.assert(&options);
+    // The browser's next request reaches the other node (same issuer, same database).
+    let second = anonymous(&node).await;
+    let (status, done) = call(
+        &second.http,
+        &node,
+        "/webauthn/login/finish",
+        Some(&second.csrf),
+        json!({"ceremony": options["ceremony"], "credential": answer}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    // … and the first node knows the ceremony is spent.
+    let (status, again) = login_finish(&app, &first, &options, answer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{again}");
+    let used = app.app.idp.passkeys().list(&account.id).await.unwrap();
+    assert!(used[0].last_used_at.is_some());
+}
+
+#[tokio::test]
 async fn the_protocol_refuses_what_a_phisher_or_a_clone_would_send() {
     let app = TestApp::on_localhost().await;
     rp::citizen(&app).await;
@@ -252,6 +280,30 @@ async fn the_protocol_refuses_what_a_phisher_or_a_clone_would_send() {
     assert_eq!(app.journal_of_kind("passkey.used").await.len(), 1);
 }
 
+/// Answers a second-factor ceremony with `key` in `who`'s browser.
+async fn second_factor(app: &TestApp, who: &LoggedIn, key: &mut SoftKey) {
+    let (status, options) = call(
+        &who.http,
+        app,
+        "/webauthn/second-factor/start",
+        Some(&who.csrf),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let assertion = key.assert(&options);
+    let (status, done) = call(
+        &who.http,
+        app,
+        "/webauthn/second-factor/finish",
+        Some(&who.csrf),
+        json!({"ceremony": options["ceremony"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["redirect"], "/");
+}
+
 #[tokio::test]
 async fn changing_passkeys_needs_a_fresh_login_and_is_journaled() {
     let app = TestApp::on_localhost().await;
@@ -263,7 +315,30 @@ async fn changing_passkeys_needs_a_fresh_login_and_is_journaled() {
         .id
         .clone();
 
-    // Renaming works through the plain form.
+    // With a passkey on the account, a password-only session may no longer change it.
+    let refused = crate::support::accounts::post(
+        &who.http,
+        &app,
+        &format!("/me/passkeys/{passkey_id}/rename"),
+        &[("csrf", &who.csrf), ("name", "Teléfono de trabajo")],
+    )
+    .await;
+    assert_eq!(
+        refused.location.as_deref(),
+        Some("/me/passkeys?done=reauth")
+    );
+    second_factor(&app, &who, &mut key).await;
+    let session = &app
+        .app
+        .idp
+        .sessions()
+        .list_active(&account.id)
+        .await
+        .unwrap()[0];
+    assert_eq!(session.acr, "urn:clave:loa:3");
+    assert_eq!(session.amr, vec!["pwd", "hwk", "user", "mfa"]);
+
+    // After the passkey, renaming works through the plain form.
     let renamed = crate::support::accounts::post(
         &who.http,
         &app,
@@ -271,7 +346,7 @@ async fn changing_passkeys_needs_a_fresh_login_and_is_journaled() {
         &[("csrf", &who.csrf), ("name", "Teléfono de trabajo")],
     )
     .await;
-    assert_eq!(renamed.status, StatusCode::SEE_OTHER);
+    assert_eq!(renamed.location.as_deref(), Some("/me/passkeys?done=saved"));
     assert_eq!(
         app.app.idp.passkeys().list(&account.id).await.unwrap()[0].name,
         "Teléfono de trabajo"
@@ -302,36 +377,8 @@ async fn changing_passkeys_needs_a_fresh_login_and_is_journaled() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"], "reauthentication_required");
 
-    // Logging in again with the passkey as second factor makes it fresh again.
-    let (status, options) = call(
-        &who.http,
-        &app,
-        "/webauthn/second-factor/start",
-        Some(&who.csrf),
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{options}");
-    let assertion = key.assert(&options);
-    let (status, done) = call(
-        &who.http,
-        &app,
-        "/webauthn/second-factor/finish",
-        Some(&who.csrf),
-        json!({"ceremony": options["ceremony"], "credential": assertion}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{done}");
-    let session = &app
-        .app
-        .idp
-        .sessions()
-        .list_active(&account.id)
-        .await
-        .unwrap()[0];
-    assert_eq!(session.acr, "urn:clave:loa:3");
-    assert_eq!(session.amr, vec!["pwd", "hwk", "user", "mfa"]);
-
+    // Using the passkey again makes the session fresh again.
+    second_factor(&app, &who, &mut key).await;
     let deleted = crate::support::accounts::post(
         &who.http,
         &app,
@@ -441,10 +488,10 @@ async fn finish_at_service(
     rp::jwt_parts(tokens["id_token"].as_str().unwrap()).1
 }
 
-/// Waits until the element matching `selector` is visible (its script has run).
+/// Waits until the element matching `selector` is rendered visible (its script has run).
 async fn wait_visible(page: &Page<'_>, selector: &str) {
     let script = format!(
-        "(() => {{ const el = document.querySelector({}); return !!el && !el.hidden; }})()",
+        "(() => {{ const el = document.querySelector({}); return !!el && el.offsetParent !== null; }})()",
         json!(selector)
     );
     for _ in 0..200 {
@@ -496,10 +543,10 @@ async fn chromium_registers_a_passkey_and_logs_in_with_it_at_level_3() {
     page.click("#passkey-register").await;
     page.wait_until_loaded(|url| url.contains("done=saved"))
         .await;
-    assert!(
-        page.text().await.contains("Portátil"),
-        "{}",
-        page.text().await
+    assert_eq!(
+        page.eval("document.querySelector('#passkeys input[name=name]').value")
+            .await,
+        "Portátil"
     );
     let credentials = page
         .call(
@@ -535,8 +582,20 @@ async fn chromium_registers_a_passkey_and_logs_in_with_it_at_level_3() {
         );
     }
 
-    // Passwordless: a browser without a session, the login page's passkey button.
+    // Passwordless from the RUN field's autofill (conditional UI): the virtual authenticator
+    // answers the request the page makes on load, without a click.
     page.call("Network.clearBrowserCookies", json!({})).await;
+    let verifier = authorize(&page, &app, &client.client_id, &callback.url, "").await;
+    let claims = finish_at_service(&page, &app, &client, &callback, &verifier).await;
+    assert_passwordless_level_3(&claims);
+
+    // Passwordless from the button, in a browser without conditional UI.
+    page.call("Network.clearBrowserCookies", json!({})).await;
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": "PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);"}),
+    )
+    .await;
     let verifier = authorize(&page, &app, &client.client_id, &callback.url, "").await;
     assert!(page.url().await.contains("/login"));
     let autocomplete = page
@@ -547,19 +606,81 @@ async fn chromium_registers_a_passkey_and_logs_in_with_it_at_level_3() {
         "conditional UI needs the webauthn token"
     );
     wait_visible(&page, "#passkey-login").await;
+    assert_eq!(
+        page.eval("document.documentElement.getAttribute('data-passkey-autofill')")
+            .await,
+        Value::Null,
+        "no autofill request where conditional UI is missing"
+    );
     page.click("#passkey-login").await;
     let claims = finish_at_service(&page, &app, &client, &callback, &verifier).await;
+    assert_passwordless_level_3(&claims);
+
+    let uses = app.journal_of_kind("passkey.used").await;
+    let methods: Vec<&str> = uses
+        .iter()
+        .map(|u| u.data["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["second_factor", "passwordless", "passwordless"]);
+}
+
+fn assert_passwordless_level_3(claims: &Value) {
     assert_eq!(claims["acr"], "urn:clave:loa:3", "{claims}");
     let amr: Vec<String> = serde_json::from_value(claims["amr"].clone()).unwrap();
-    assert!(
-        amr.contains(&"hwk".to_owned())
-            && amr.contains(&"user".to_owned())
-            && amr.contains(&"mfa".to_owned()),
-        "{amr:?}"
+    for method in ["hwk", "user", "mfa"] {
+        assert!(
+            amr.iter().any(|m| m == method),
+            "{method} missing from {amr:?}"
+        );
+    }
+    assert!(!amr.iter().any(|m| m == "pwd"), "{amr:?}");
+}
+
+#[tokio::test]
+async fn without_webauthn_the_login_page_is_the_plain_password_form() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = TestApp::on_localhost().await;
+    rp::citizen(&app).await;
+    let page = browser.new_page().await;
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": "delete window.PublicKeyCredential;"}),
+    )
+    .await;
+    page.goto(&app.at("/login")).await;
+    // The deferred script has run by the time the document is complete.
+    assert_eq!(
+        page.eval("typeof window.PublicKeyCredential").await,
+        "undefined"
     );
-    assert!(!amr.contains(&"pwd".to_owned()), "{amr:?}");
-    let uses = app.journal_of_kind("passkey.used").await;
-    assert_eq!(uses.len(), 2);
-    assert_eq!(uses[0].data["method"], "second_factor");
-    assert_eq!(uses[1].data["method"], "passwordless");
+    assert_eq!(
+        page.eval("document.querySelector('#passkey-login').offsetParent === null")
+            .await,
+        true,
+        "no passkey button where it cannot work"
+    );
+    page.fill("input[name=run]", RUN).await;
+    page.fill("input[name=password]", PASSWORD).await;
+    page.click("form button[type=submit]").await;
+    let landed = page.wait_until_loaded(|url| !url.contains("/login")).await;
+    assert_eq!(landed, app.at("/"));
+}
+
+#[tokio::test]
+async fn on_an_ip_address_passkeys_are_unavailable_not_broken() {
+    // WebAuthn needs a host name as relying-party id; the default test server has an IP.
+    let app = TestApp::new().await;
+    let browser = anonymous(&app).await;
+    let (status, body) = call(
+        &browser.http,
+        &app,
+        "/webauthn/login/start",
+        Some(&browser.csrf),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
 }

@@ -4,7 +4,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use clave_common::Clock as _;
 use clave_idp::accounts::Account;
 use clave_idp::factors::SecondFactorError;
 use openidconnect::core::CoreIdTokenClaims;
@@ -193,6 +192,13 @@ async fn totp_enrolment_shows_qr_key_and_link_and_accepts_only_fresh_valid_codes
         Err(SecondFactorError::Invalid)
     ));
     totps.verify(&account, &current, ADDR).await.unwrap();
+    // Another node on the same database knows the code was used.
+    let other = app.second_node().await;
+    other.advance(time::Duration::seconds(now(&app) - now(&other)));
+    assert!(matches!(
+        other.app.idp.totps().verify(&account, &current, ADDR).await,
+        Err(SecondFactorError::Reused)
+    ));
     let failures = app.journal_of_kind("second_factor.failed").await;
     assert!(failures.len() >= 4, "{failures:?}");
     assert_eq!(failures[0].subject.as_deref(), Some(account.id.as_str()));
@@ -329,8 +335,9 @@ async fn portal_login_with_totp(app: &TestApp, client: &reqwest::Client, secret:
 }
 
 async fn security_post(client: &reqwest::Client, app: &TestApp, form: &[(&str, &str)]) -> Fetched {
-    let page = get(client, app, "/me/security").await;
-    let csrf = page.field("csrf").unwrap();
+    // The browser's CSRF token, from a page that always has a form (the security page shows
+    // none while changes are closed).
+    let csrf = get(client, app, "/login").await.field("csrf").unwrap();
     let mut fields = vec![("csrf", csrf.as_str())];
     fields.extend_from_slice(form);
     post(client, app, "/me/security", &fields).await
@@ -389,6 +396,66 @@ async fn always_ask_makes_every_login_ask_for_the_second_factor() {
     let other = app.http();
     let login = log_in(&other, &app, "", RUN, PASSWORD).await;
     assert_eq!(login.location.as_deref(), Some("/login/second-factor"));
+
+    // With "always ask" off, the authenticator can be removed; both changes are journaled.
+    let off = security_post(&client, &app, &[("action", "always_ask"), ("value", "off")]).await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    let removed = security_post(&client, &app, &[("action", "totp_remove")]).await;
+    assert_eq!(
+        removed.location.as_deref(),
+        Some("/me/security?done=totp_removed")
+    );
+    assert!(!app.app.idp.totps().is_active(&account.id).await.unwrap());
+    let journaled = app.journal_of_kind("totp.removed").await;
+    assert_eq!(journaled.len(), 1);
+    assert_eq!(journaled[0].subject.as_deref(), Some(account.id.as_str()));
+    assert_eq!(
+        app.journal_of_kind("factors.always_ask_changed")
+            .await
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn wrong_codes_count_towards_the_lockout_of_the_run() {
+    let app = TestApp::with_config(|c| c.throttle.lockout_failures = 3).await;
+    let account = citizen(&app).await;
+    let Some(secret) = enrolled(&app, &account).await else {
+        return;
+    };
+    let totps = app.app.idp.totps();
+    let code = oathtool(&secret, now(&app)).unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..2 {
+        assert!(matches!(
+            totps.verify(&account, wrong, ADDR).await,
+            Err(SecondFactorError::Invalid)
+        ));
+    }
+    assert!(matches!(
+        totps.verify(&account, wrong, ADDR).await,
+        Err(SecondFactorError::LockedOut { .. })
+    ));
+    // Locked out, even the right code is refused, and so is the password.
+    assert!(matches!(
+        totps.verify(&account, &code, ADDR).await,
+        Err(SecondFactorError::LockedOut { .. })
+    ));
+    let locked = app
+        .app
+        .idp
+        .accounts()
+        .verify_password(&account.run, PASSWORD, ADDR)
+        .await;
+    assert!(
+        matches!(
+            locked,
+            Err(clave_idp::accounts::LoginError::LockedOut { .. })
+        ),
+        "{locked:?}"
+    );
+    assert_eq!(app.journal_of_kind("account.locked_out").await.len(), 1);
 }
 
 #[tokio::test]
@@ -502,6 +569,15 @@ async fn factor_changes_need_an_authentication_within_five_minutes() {
             .await
             .is_empty()
     );
+    // An enrolment begun earlier does not show its key to a stale session either.
+    let enrolment = app.app.idp.totps().begin(&account).await.unwrap();
+    let page = get(&client, &app, "/me/security").await;
+    assert!(
+        !page.body.contains(&enrolment.secret_base32[..8]),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("otpauth://"));
 
     // A wrong password opens nothing; the right one opens changes again.
     let wrong = security_post(
@@ -530,6 +606,6 @@ async fn factor_changes_need_an_authentication_within_five_minutes() {
             .is_some()
     );
     let started = app.journal_of_kind("totp.enrolment_started").await;
-    assert_eq!(started.len(), 1);
+    assert_eq!(started.len(), 2);
     assert_eq!(started[0].subject.as_deref(), Some(account.id.as_str()));
 }

@@ -1,6 +1,11 @@
-//! A software authenticator for tests: one P-256 credential that answers WebAuthn options the
-//! way a browser and a security key together would (`none` attestation), with knobs to lie
-//! about the origin, the challenge, the counter and user verification.
+//! A software authenticator for tests (this crate's, and other crates' through the `testing`
+//! feature): one P-256 credential that answers WebAuthn options as a browser
+//! and a security key together would (`none` attestation), with knobs to lie about the
+//! origin, the challenge, the counter and user verification.
+
+// Test support only (compiled for tests and the `testing` feature): a malformed option is a
+// broken test, so it panics with the reason rather than returning errors nobody handles.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,18 +15,18 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// One credential on a pretend authenticator.
-pub(crate) struct SoftKey {
+pub struct SoftKey {
     key: SigningKey,
-    pub(crate) credential_id: Vec<u8>,
-    pub(crate) counter: u32,
-    pub(crate) user_handle: Vec<u8>,
-    pub(crate) rp_id: String,
-    pub(crate) origin: String,
-    pub(crate) user_verified: bool,
+    pub credential_id: Vec<u8>,
+    pub counter: u32,
+    pub user_handle: Vec<u8>,
+    pub rp_id: String,
+    pub origin: String,
+    pub user_verified: bool,
 }
 
 impl SoftKey {
-    pub(crate) fn new(rp_id: &str, origin: &str) -> Self {
+    pub fn new(rp_id: &str, origin: &str) -> Self {
         let mut credential_id = vec![0u8; 32];
         rand::Rng::fill(&mut rand::thread_rng(), credential_id.as_mut_slice());
         Self {
@@ -53,7 +58,7 @@ impl SoftKey {
     }
 
     /// Answers `navigator.credentials.create()` options.
-    pub(crate) fn register(&mut self, options: &Value) -> Value {
+    pub fn register(&mut self, options: &Value) -> Value {
         let challenge = options["publicKey"]["challenge"]
             .as_str()
             .unwrap()
@@ -62,7 +67,7 @@ impl SoftKey {
     }
 
     /// Answers creation options, but signs over `challenge` instead of the one asked.
-    pub(crate) fn register_with_challenge(&mut self, options: &Value, challenge: &str) -> Value {
+    pub fn register_with_challenge(&mut self, options: &Value, challenge: &str) -> Value {
         let user_id = options["publicKey"]["user"]["id"].as_str().unwrap();
         self.user_handle = URL_SAFE_NO_PAD.decode(user_id).unwrap();
         let point = self.key.verifying_key().to_encoded_point(false);
@@ -110,7 +115,7 @@ impl SoftKey {
     }
 
     /// Answers `navigator.credentials.get()` options, counting one more use.
-    pub(crate) fn assert(&mut self, options: &Value) -> Value {
+    pub fn assert(&mut self, options: &Value) -> Value {
         let challenge = options["publicKey"]["challenge"]
             .as_str()
             .unwrap()
@@ -120,7 +125,7 @@ impl SoftKey {
     }
 
     /// An assertion over `challenge` with `counter`, whatever was asked.
-    pub(crate) fn assert_with(&self, challenge: &str, counter: u32) -> Value {
+    pub fn assert_with(&self, challenge: &str, counter: u32) -> Value {
         let mut auth_data = Sha256::digest(self.rp_id.as_bytes()).to_vec();
         auth_data.push(self.flags(false));
         auth_data.extend_from_slice(&counter.to_be_bytes());

@@ -193,6 +193,8 @@ async fn answers_made_for_another_origin_are_refused() {
         matches!(refused, Err(PasskeyError::Refused(_))),
         "{refused:?}"
     );
+    assert_eq!(journal_kinds(&t, "passkey.refused").await.len(), 1);
+    assert!(journal_kinds(&t, "passkey.used").await.is_empty());
 }
 
 #[tokio::test]

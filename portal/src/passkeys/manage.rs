@@ -331,3 +331,25 @@ async fn delete(
         .map_err(|e| page_error(lang, e))?;
     Ok(see_other("/me/passkeys?done=saved", Vec::new()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_in_utc_to_the_minute() {
+        assert_eq!(when(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert_eq!(when(i64::MAX), "");
+    }
+
+    #[test]
+    fn both_languages_say_everything() {
+        for lang in [Lang::Es, Lang::En] {
+            let t = texts(lang);
+            for text in [t.title, t.reauth, t.last_factor, t.unsupported, t.failed] {
+                assert!(!text.is_empty());
+            }
+        }
+        assert_ne!(texts(Lang::Es).title, texts(Lang::En).title);
+    }
+}

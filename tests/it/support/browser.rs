@@ -27,10 +27,14 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The Chromium binary, if installed.
 pub fn chromium_path() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 /// A headless Chromium process and its DevTools connection.
@@ -57,7 +61,9 @@ impl Browser {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "Chromium is not installed; .ci/run installs the `chromium` package"
             );
-            eprintln!("skipping browser test: Chromium is not installed (apt-get install chromium)");
+            eprintln!(
+                "skipping browser test: Chromium is not installed (apt-get install chromium)"
+            );
             return None;
         };
         let profile = tempfile::tempdir().unwrap();
@@ -84,13 +90,17 @@ impl Browser {
             .spawn()
             .unwrap();
         let ws_url = wait_for_devtools(profile.path(), &mut child).await;
-        let (stream, _) = tokio_tungstenite::connect_async(ws_url.as_str()).await.unwrap();
+        let (stream, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+            .await
+            .unwrap();
         let (sink, mut source) = stream.split();
         let pending: Pending = Arc::default();
         let readers = pending.clone();
         tokio::spawn(async move {
             while let Some(Ok(message)) = source.next().await {
-                let Message::Text(text) = message else { continue };
+                let Message::Text(text) = message else {
+                    continue;
+                };
                 let Ok(value) = serde_json::from_str::<Value>(&text) else {
                     continue;
                 };
@@ -176,7 +186,10 @@ async fn wait_for_devtools(profile: &Path, child: &mut Child) -> String {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("Chromium exited early: {status}");
         }
-        assert!(tokio::time::Instant::now() < deadline, "Chromium did not open DevTools");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Chromium did not open DevTools"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -230,7 +243,11 @@ impl Page<'_> {
 
     /// The current URL.
     pub async fn url(&self) -> String {
-        self.eval("location.href").await.as_str().unwrap_or_default().to_owned()
+        self.eval("location.href")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Sets a form field's value as typing would.
@@ -240,7 +257,11 @@ impl Page<'_> {
             s = json!(selector),
             v = json!(value)
         );
-        assert_eq!(self.eval(&script).await, json!(true), "no element {selector}");
+        assert_eq!(
+            self.eval(&script).await,
+            json!(true),
+            "no element {selector}"
+        );
     }
 
     /// Clicks an element.
@@ -249,7 +270,11 @@ impl Page<'_> {
             "(() => {{ const el = document.querySelector({s}); if (!el) return false; el.click(); return true; }})()",
             s = json!(selector)
         );
-        assert_eq!(self.eval(&script).await, json!(true), "no element {selector}");
+        assert_eq!(
+            self.eval(&script).await,
+            json!(true),
+            "no element {selector}"
+        );
     }
 
     /// Clicks an element that submits or navigates, and waits until a new document has

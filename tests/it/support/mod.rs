@@ -108,7 +108,10 @@ impl CliOutput {
     /// Standard output parsed as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr)
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
         })
     }
 }
@@ -167,7 +170,13 @@ impl TestApp {
     /// IP addresses as relying-party ids, so passkey tests in a browser need a host name.
     pub async fn on_localhost() -> Self {
         Self::with_config(|c| {
-            let port = c.server.listen.rsplit(':').next().unwrap_or_default().to_owned();
+            let port = c
+                .server
+                .listen
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             c.server.public_url = format!("http://localhost:{port}");
         })
         .await
@@ -180,7 +189,9 @@ impl TestApp {
         data_dir: Arc<tempfile::TempDir>,
     ) -> Self {
         let clock = Arc::new(OffsetClock::default());
-        let app = App::open(config.clone(), clock.clone(), true).await.unwrap();
+        let app = App::open(config.clone(), clock.clone(), true)
+            .await
+            .unwrap();
         app.ensure_keys().await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = app.router();

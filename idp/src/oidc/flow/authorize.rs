@@ -17,9 +17,9 @@ use super::pages::{self, Lang};
 use super::validate::{Refusal, ReturnTo, validate};
 use super::{browser_cookie, consent, current_session, grants, refuse_nul, session_cookie_digest};
 use crate::authreq::{AuthRequest, BROWSER_COOKIE, Prompt};
+use crate::factors::LevelNeed;
 use crate::oidc::error::{ErrorCode, OAuthError, no_store};
 use crate::oidc::params::Params;
-use crate::factors::LevelNeed;
 use crate::session::Session;
 use crate::{Idp, IdpError};
 
@@ -154,9 +154,7 @@ async fn proceed(
                 "the citizen must use a second factor, and prompt=none forbids asking",
             ),
         ),
-        Ok(Step::SecondFactor) => {
-            see_other(&format!("/login/second-factor?req={}", request.id))
-        }
+        Ok(Step::SecondFactor) => see_other(&format!("/login/second-factor?req={}", request.id)),
         Ok(Step::Refuse(error)) => {
             if let Err(e) = close_unanswered(idp, request).await {
                 return pages::failure_page(lang, &e);
@@ -330,10 +328,10 @@ async fn accept(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{LOA_1, LOA_2, LOA_3};
     use crate::oidc::flow::testing::authorized;
     use crate::oidc::testing::test_idp;
     use crate::session::Authentication;
+    use crate::session::{LOA_1, LOA_2, LOA_3};
     use clave_common::id::token_digest;
 
     fn is_login(step: &Step) -> bool {
