@@ -198,6 +198,19 @@ pub fn form_rejection(rejection: FormRejection) -> ApiError {
     }
 }
 
+/// The value of cookie `name` in a request, if present and not empty.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
+}
+
 /// Which proxies may tell us the client's address; set once by the server at start.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(pub Vec<IpAddr>);
@@ -305,6 +318,19 @@ mod tests {
         // Only the hop the proxy saw counts, not what the client prepended.
         let client = ClientAddr::resolve(Some(proxy), &headers("9.9.9.9, 1.2.3.4"), &trusted);
         assert_eq!(client.0, "1.2.3.4".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("clave_browser_x=no; clave_browser=yes; other=1"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("late=2"));
+        assert_eq!(cookie(&headers, "clave_browser"), Some("yes"));
+        assert_eq!(cookie(&headers, "late"), Some("2"));
+        assert_eq!(cookie(&headers, "missing"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ([`clave_idp::oidc::flow::consent`]), which remembers it, journals it and answers the
 //! browser: back to the authorization endpoint, or `access_denied` to the service.
 
+use crate::i18n::Localized as _;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;

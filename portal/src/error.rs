@@ -3,6 +3,7 @@
 //! A [`PageError`] names a kind of failure the citizen can act on; the page says what happened
 //! and what to do, never internal detail. Internal detail is logged where the error is made.
 
+use crate::i18n::Localized as _;
 use std::fmt::Display;
 
 use askama::Template;

@@ -1,6 +1,7 @@
 //! `/`: the portal's start page. For now it greets a logged-in citizen by name and offers the
 //! login to everyone else; the citizen's pages (`/me/…`) grow from here.
 
+use crate::i18n::Localized as _;
 use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};

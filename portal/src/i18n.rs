@@ -3,83 +3,29 @@
 //! Every sentence a page shows lives in [`Texts`], one instance per language, so a page never
 //! carries strings of its own and a translation is checked by the compiler for completeness.
 //!
-//! The language of a page is, in order: a `lang` parameter (the language switch, which also
-//! sets the `clave_lang` cookie), the `clave_lang` cookie (the citizen's earlier choice), the
-//! `ui_locales` of the pending authorization request (the service's hint), and otherwise
-//! Spanish. The browser's `Accept-Language` is not consulted: the portal is Spanish first, and
-//! a browser installed in English does not make its owner prefer English.
+//! How a page picks its language is [`clave_common::lang`]'s; the switch's `lang` parameter is
+//! the explicit choice there.
 
-use axum::http::HeaderMap;
 use clave_common::run::RunError;
 
 use crate::cookies;
 
-/// The cookie remembering the language the citizen chose.
-pub const LANG_COOKIE: &str = "clave_lang";
+pub use clave_common::lang::{LANG_COOKIE, Lang};
 
-/// A language the portal speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Spanish, the default.
-    #[default]
-    Es,
-    /// English.
-    En,
+/// What the portal adds to a [`Lang`]: its message catalogue, its wording of RUN errors, and
+/// the cookie that remembers a choice.
+pub trait Localized {
+    /// The `Set-Cookie` value remembering this language, when the citizen chose it explicitly.
+    fn remember(self, secure: bool) -> String;
+    /// The catalogue of this language.
+    fn texts(self) -> &'static Texts;
+    /// Why a RUN was refused, in this language.
+    fn run_error(self, error: &RunError) -> &'static str;
 }
 
-impl Lang {
-    /// The BCP 47 tag, for `<html lang>` and links.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Self::Es => "es",
-            Self::En => "en",
-        }
-    }
-
-    /// The other language, offered by the switch.
-    pub fn other(self) -> Self {
-        match self {
-            Self::Es => Self::En,
-            Self::En => Self::Es,
-        }
-    }
-
-    /// The language's name in itself, for the switch ("Español", "English").
-    pub fn own_name(self) -> &'static str {
-        match self {
-            Self::Es => "Español",
-            Self::En => "English",
-        }
-    }
-
-    /// The language a tag such as `en`, `en-GB` or `es_CL` names, if the portal speaks it.
-    pub fn from_tag(tag: &str) -> Option<Self> {
-        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
-        if primary.eq_ignore_ascii_case("es") {
-            Some(Self::Es)
-        } else if primary.eq_ignore_ascii_case("en") {
-            Some(Self::En)
-        } else {
-            None
-        }
-    }
-
-    /// The first of space-separated `ui_locales` the portal speaks.
-    pub fn from_ui_locales(ui_locales: &str) -> Option<Self> {
-        ui_locales.split_whitespace().find_map(Self::from_tag)
-    }
-
-    /// The language for a page (see the module documentation for the order).
-    pub fn choose(explicit: Option<&str>, headers: &HeaderMap, ui_locales: Option<&str>) -> Self {
-        explicit
-            .and_then(Self::from_tag)
-            .or_else(|| cookies::get(headers, LANG_COOKIE).and_then(Self::from_tag))
-            .or_else(|| ui_locales.and_then(Self::from_ui_locales))
-            .unwrap_or_default()
-    }
-
+impl Localized for Lang {
     /// The `Set-Cookie` value remembering this language, when the citizen chose it explicitly.
-    pub fn remember(self, secure: bool) -> String {
+    fn remember(self, secure: bool) -> String {
         cookies::set(
             LANG_COOKIE,
             self.tag(),
@@ -90,7 +36,7 @@ impl Lang {
     }
 
     /// The catalogue of this language.
-    pub fn texts(self) -> &'static Texts {
+    fn texts(self) -> &'static Texts {
         match self {
             Self::Es => &ES,
             Self::En => &EN,
@@ -99,7 +45,7 @@ impl Lang {
 
     /// Why a RUN was refused, in this language. Neither language names the expected check
     /// digit: that would help someone guessing RUNs.
-    pub fn run_error(self, error: &RunError) -> &'static str {
+    fn run_error(self, error: &RunError) -> &'static str {
         match self {
             Self::Es => error.message_es(),
             Self::En => match error {
@@ -275,37 +221,7 @@ pub static EN: Texts = Texts {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (name, value) in pairs {
-            h.append(*name, HeaderValue::from_static(value));
-        }
-        h
-    }
-
-    #[test]
-    fn spanish_is_the_default() {
-        assert_eq!(Lang::choose(None, &HeaderMap::new(), None), Lang::Es);
-        assert_eq!(
-            Lang::choose(Some("fr"), &HeaderMap::new(), Some("de")),
-            Lang::Es
-        );
-    }
-
-    #[test]
-    fn the_explicit_choice_wins_then_the_cookie_then_ui_locales() {
-        // A browser's own language does not count: Spanish first.
-        let browser_en = headers(&[("accept-language", "en-US,en;q=0.9")]);
-        assert_eq!(Lang::choose(None, &browser_en, None), Lang::Es);
-        assert_eq!(Lang::choose(None, &browser_en, Some("fr en-GB")), Lang::En);
-        let cookie_en = headers(&[("cookie", "clave_lang=en"), ("accept-language", "es")]);
-        assert_eq!(Lang::choose(None, &cookie_en, Some("es")), Lang::En);
-        assert_eq!(Lang::choose(Some("es"), &cookie_en, Some("en")), Lang::Es);
-    }
 
     #[test]
     fn run_errors_never_name_the_expected_check_digit() {

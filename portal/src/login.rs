@@ -11,6 +11,7 @@
 //! redirects (303) to `/oauth2/authorize/resume?req=<id>`, or to `/` without a request: never
 //! to an address taken from the request.
 
+use crate::i18n::Localized as _;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;

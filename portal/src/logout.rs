@@ -6,6 +6,7 @@
 //! idp ([`clave_idp::oidc::flow::logout::confirm`]) validates them again, ends the session and
 //! answers the browser (back to the service, or to `/logout/done`).
 
+use crate::i18n::Localized as _;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;

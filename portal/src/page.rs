@@ -1,5 +1,6 @@
 //! What every page shares: the layout's data ([`Chrome`]) and how a page becomes a response.
 
+use crate::i18n::Localized as _;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

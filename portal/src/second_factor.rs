@@ -12,6 +12,7 @@
 //! A citizen whose service requires a level they cannot reach is told so, shown how to set up
 //! a second factor, and offered to go back to the service (which then gets `access_denied`).
 
+use crate::i18n::Localized as _;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;

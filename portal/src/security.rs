@@ -8,6 +8,7 @@
 //! second factor, a session that used one (else the page links to the step-up). The idp
 //! journals every change.
 
+use crate::i18n::Localized as _;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;

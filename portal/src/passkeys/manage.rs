@@ -6,6 +6,7 @@
 //! a fresh authentication (see [`super::may_change_factors`]); a stale session gets a page
 //! asking to log in again rather than the change.
 
+use crate::i18n::Localized as _;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;

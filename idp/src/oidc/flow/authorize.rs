@@ -45,7 +45,7 @@ async fn authorize(idp: &Idp, headers: &HeaderMap, params: Result<Params, OAuthE
         .ok()
         .and_then(|p| p.get("ui_locales"))
         .map(str::to_owned);
-    let lang = Lang::choose(headers, ui_locales.as_deref());
+    let lang = Lang::choose(None, headers, ui_locales.as_deref());
     let params = match params.and_then(|p| refuse_nul(&p).map(|()| p)) {
         Ok(params) => params,
         Err(error) => return pages::invalid_request_page(lang, &error),
@@ -83,7 +83,7 @@ pub async fn resume(
     headers: HeaderMap,
     query: Result<Query<ResumeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let fallback = Lang::choose(&headers, None);
+    let fallback = Lang::choose(None, &headers, None);
     let Some(id) = query.ok().and_then(|Query(q)| q.req) else {
         return pages::request_gone_page(fallback);
     };
@@ -96,7 +96,7 @@ pub async fn resume(
         Ok(None) => return pages::request_gone_page(fallback),
         Err(error) => return pages::failure_page(fallback, &error),
     };
-    let lang = Lang::choose(&headers, request.ui_locales.as_deref());
+    let lang = Lang::choose(None, &headers, request.ui_locales.as_deref());
     let session = match current_session(&idp, &headers).await {
         Ok(session) => session,
         Err(error) => return pages::failure_page(lang, &error),

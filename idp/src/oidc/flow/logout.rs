@@ -89,7 +89,7 @@ pub async fn logout_post(State(idp): State<Idp>, headers: HeaderMap, body: Body)
 
 async fn handle(idp: &Idp, headers: &HeaderMap, params: Result<Params, OAuthError>) -> Response {
     let ui_locales = params.as_ref().ok().and_then(|p| p.get("ui_locales"));
-    let lang = Lang::choose(headers, ui_locales);
+    let lang = Lang::choose(None, headers, ui_locales);
     let outcome = async {
         let request = validate(idp, &params.map_err(LogoutError::Invalid)?).await?;
         let session = current_session(idp, headers).await?;

@@ -10,7 +10,6 @@
 
 use axum::Router;
 use axum::http::HeaderMap;
-use axum::http::header;
 use axum::routing::{get, post};
 
 use crate::oidc::error::OAuthError;
@@ -109,18 +108,7 @@ pub(crate) fn refuse_nul(params: &Params) -> Result<(), OAuthError> {
     }
 }
 
-/// The value of the cookie `name` in the request, if sent.
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"'))
-        .filter(|value| !value.is_empty())
-}
+pub use clave_common::http::cookie;
 
 /// The citizen's live session in this browser, if any.
 pub async fn current_session(idp: &Idp, headers: &HeaderMap) -> Result<Option<Session>, IdpError> {
@@ -157,20 +145,5 @@ mod tests {
         // The request and its code.
         assert_eq!(purge_lapsed(&idp).await.unwrap(), 2);
         assert_eq!(purge_lapsed(&idp).await.unwrap(), 0);
-    }
-
-    #[test]
-    fn cookies_are_found_by_exact_name() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            "clave_browser_x=no; clave_browser=yes; other=1"
-                .parse()
-                .unwrap(),
-        );
-        headers.append(header::COOKIE, "late=2".parse().unwrap());
-        assert_eq!(cookie(&headers, "clave_browser"), Some("yes"));
-        assert_eq!(cookie(&headers, "late"), Some("2"));
-        assert_eq!(cookie(&headers, "missing"), None);
     }
 }

@@ -5,65 +5,13 @@
 //! Everything else the citizen sees (login, consent, logout) is the portal's.
 
 use askama::Template;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::IdpError;
 use crate::oidc::error::{OAuthError, no_store};
 
-/// The language of a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// Spanish, the default.
-    Es,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// The BCP 47 tag.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Self::Es => "es",
-            Self::En => "en",
-        }
-    }
-
-    /// The first of the space-separated `ui_locales` clave speaks, if any.
-    pub fn from_ui_locales(ui_locales: &str) -> Option<Self> {
-        ui_locales.split(' ').find_map(Self::from_tag)
-    }
-
-    fn from_tag(tag: &str) -> Option<Self> {
-        let primary = tag.split(['-', '_']).next().unwrap_or_default();
-        if primary.eq_ignore_ascii_case("es") {
-            Some(Self::Es)
-        } else if primary.eq_ignore_ascii_case("en") {
-            Some(Self::En)
-        } else {
-            None
-        }
-    }
-
-    /// The language for a page, in the portal's order: the language the citizen chose in the
-    /// portal (its `clave_lang` cookie), else the client's `ui_locales`, else the browser's
-    /// first preference clave speaks, else Spanish.
-    pub fn choose(headers: &HeaderMap, ui_locales: Option<&str>) -> Self {
-        super::cookie(headers, "clave_lang")
-            .and_then(Self::from_tag)
-            .or_else(|| ui_locales.and_then(Self::from_ui_locales))
-            .or_else(|| {
-                headers
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| {
-                        v.split(',')
-                            .find_map(|item| Self::from_tag(item.split(';').next()?.trim()))
-                    })
-            })
-            .unwrap_or(Self::Es)
-    }
-}
+pub use clave_common::lang::Lang;
 
 #[derive(Template)]
 #[template(path = "flow_page.html")]
@@ -184,26 +132,17 @@ pub fn failure_page(lang: Lang, error: &IdpError) -> Response {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_language_follows_the_cookie_then_ui_locales_then_the_browser() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(Lang::choose(&headers, None), Lang::Es);
-        headers.insert(
-            header::ACCEPT_LANGUAGE,
-            "fr-FR, en-GB;q=0.8".parse().unwrap(),
-        );
-        assert_eq!(Lang::choose(&headers, None), Lang::En);
-        assert_eq!(Lang::choose(&headers, Some("de es-CL")), Lang::Es);
-        headers.insert(header::COOKIE, "clave_lang=en".parse().unwrap());
-        assert_eq!(Lang::choose(&headers, Some("es")), Lang::En);
-    }
-
     #[tokio::test]
     async fn the_error_page_escapes_the_detail() {
         let error = OAuthError::invalid_request("bad <script>alert(1)</script>");
         let response = invalid_request_page(Lang::En, &error);
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        assert!(response.headers().get(header::LOCATION).is_none());
+        assert!(
+            response
+                .headers()
+                .get(axum::http::header::LOCATION)
+                .is_none()
+        );
         let body = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
