@@ -110,9 +110,19 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
     ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
 }
 
+/// Whether the database refused text the client sent (PostgreSQL cannot store NUL, and
+/// refuses byte sequences invalid in its encoding): the client's mistake, so a 400.
+pub fn is_unstorable_text(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "22021" || c == "22P05"))
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        if is_unavailable(&err) {
+        if is_unstorable_text(&err) {
+            Self::invalid_request(
+                "the request contains a character that cannot be stored (such as NUL)",
+            )
+        } else if is_unavailable(&err) {
             tracing::warn!(error = %err, "database unavailable");
             Self::unavailable()
         } else {

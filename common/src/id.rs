@@ -23,9 +23,30 @@ pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Whether `s` could be one of our ids or tokens (non-empty, at most 64 characters, ASCII
+/// letters, digits, `-` and `_`): checked before client input reaches a query, so a stray
+/// byte (PostgreSQL refuses NUL in text) is an unknown id rather than a server error.
+pub fn is_plausible_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_tokens_are_plausible_and_stray_bytes_are_not() {
+        assert!(is_plausible_id(&new_id()));
+        assert!(is_plausible_id(&random_token(32)));
+        assert!(!is_plausible_id(""));
+        assert!(!is_plausible_id("abc\0def"));
+        assert!(!is_plausible_id("a b"));
+        assert!(!is_plausible_id("ñandú"));
+        assert!(!is_plausible_id(&"a".repeat(65)));
+    }
 
     #[test]
     fn tokens_are_random_and_urlsafe() {

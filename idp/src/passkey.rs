@@ -9,10 +9,11 @@
 //! stored value only ever moves forward (one conditional `UPDATE`), so a cloned credential
 //! that replays an old counter is refused.
 //!
-//! Levels: a passkey used with user verification (PIN, fingerprint) is phishing resistant and
-//! gives level 3 (`urn:clave:loa:3`); without it, it is only a second factor after the
-//! password (level 2), and it cannot log in on its own. Registration, use and deletion are
-//! journaled.
+//! Levels: webauthn-rs 0.5 asks every passkey ceremony for user verification (`required`:
+//! PIN, fingerprint, face) and refuses an answer without it, so every accepted use is phishing
+//! resistant and gives level 3 (`urn:clave:loa:3`), whether after the password (the step-up)
+//! or alone (passwordless). An authenticator that cannot verify its user cannot register or
+//! answer at all; there is no level-2 passkey. Registration, use and deletion are journaled.
 
 use clave_common::id::new_id;
 use clave_common::journal::{self, NewEvent};
@@ -118,7 +119,8 @@ pub struct PasskeyUse {
 
 impl PasskeyUse {
     /// The authentication this use amounts to: after the password (`with_password`) or on
-    /// its own. With user verification it is level 3; without, level 2 (after a password).
+    /// its own; level 3, as every accepted use is user-verified (see the module doc). The
+    /// level-2 answer for an unverified use is only a safe fallback should that ever change.
     pub fn authentication(&self, with_password: bool) -> Authentication {
         let mut amr: Vec<String> = Vec::new();
         if with_password {
@@ -315,6 +317,11 @@ impl Passkeys<'_> {
         purpose: Purpose,
         account_id: Option<&str>,
     ) -> Result<String, PasskeyError> {
+        // Client input: what cannot be one of our ids is no live ceremony (and never reaches
+        // the database, which may refuse its bytes).
+        if !clave_common::id::is_plausible_id(id) {
+            return Err(PasskeyError::CeremonyExpired);
+        }
         let ctx = self.idp.ctx();
         let mut tx = ctx.db.begin().await?;
         let row: Option<CeremonyRow> = sqlx::query_as(
@@ -681,6 +688,9 @@ impl Passkeys<'_> {
         passkey_id: &str,
         name: &str,
     ) -> Result<(), PasskeyError> {
+        if !clave_common::id::is_plausible_id(passkey_id) {
+            return Err(PasskeyError::NotFound);
+        }
         let name = clean_name(name)?;
         let ctx = self.idp.ctx();
         let now = ctx.clock.now();
@@ -709,6 +719,9 @@ impl Passkeys<'_> {
     /// citizen may (fresh authentication, a policy needing a second factor) is the caller's
     /// decision.
     pub async fn delete(&self, account_id: &str, passkey_id: &str) -> Result<(), PasskeyError> {
+        if !clave_common::id::is_plausible_id(passkey_id) {
+            return Err(PasskeyError::NotFound);
+        }
         let ctx = self.idp.ctx();
         let now = ctx.clock.now();
         let mut tx = ctx.db.begin().await?;

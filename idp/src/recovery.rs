@@ -122,9 +122,13 @@ impl RecoveryCodes<'_> {
     ) -> Result<(), SecondFactorError> {
         let ctx = self.idp.ctx();
         let run_key = ThrottleKey::run(&account.run);
+        let code_key = ThrottleKey::second_factor(&account.run);
         let addr_key = ThrottleKey::address(addr);
-        if let Verdict::Locked { retry_after } =
-            self.idp.throttle().check(&[&run_key, &addr_key]).await?
+        if let Verdict::Locked { retry_after } = self
+            .idp
+            .throttle()
+            .check(&[&run_key, &code_key, &addr_key])
+            .await?
         {
             return Err(SecondFactorError::LockedOut { retry_after });
         }
@@ -164,9 +168,7 @@ impl RecoveryCodes<'_> {
             tx.rollback().await.map_err(IdpError::from)?;
             return Err(self.failure(account, addr, "recovery_code_reused").await);
         }
-        sqlx::query("DELETE FROM idp_throttle WHERE key = $1 AND locked_until IS NULL")
-            .bind(run_key.as_str())
-            .execute(&mut *tx)
+        crate::throttle::clear_after_second_factor(&mut tx, &account.run)
             .await
             .map_err(IdpError::from)?;
         let left: i64 = sqlx::query_scalar(

@@ -54,6 +54,18 @@ impl ThrottleKey {
         }
     }
 
+    /// The counter of second-factor attempts on `run`. It is kept apart from the password's:
+    /// a correct password clears the RUN's counter, and must not also reset the count of
+    /// guessed codes. Only a successful second factor clears it.
+    pub fn second_factor(run: &Run) -> Self {
+        let compact = run.compact();
+        Self {
+            kind: KeyKind::Run,
+            key: format!("otp:{compact}"),
+            subject: compact,
+        }
+    }
+
     /// The counter of attempts from `addr`. IPv6 addresses count per /64, the block one
     /// subscriber usually holds, so rotating through it does not reset the count.
     pub fn address(addr: IpAddr) -> Self {
@@ -315,6 +327,21 @@ pub async fn record_failure(
             locked_until: row.locked_until.filter(|&until| until > at),
         })
     }
+}
+
+/// After a successful second factor: forgets the RUN's password and second-factor failures
+/// (not the address's, which only time clears).
+pub(crate) async fn clear_after_second_factor(
+    conn: &mut AnyConnection,
+    run: &Run,
+) -> Result<(), sqlx::Error> {
+    for key in [ThrottleKey::run(run), ThrottleKey::second_factor(run)] {
+        sqlx::query("DELETE FROM idp_throttle WHERE key = $1 AND locked_until IS NULL")
+            .bind(key.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

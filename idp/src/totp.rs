@@ -264,9 +264,7 @@ impl Totps<'_> {
             tx.rollback().await.map_err(IdpError::from)?;
             return Err(self.count_failure(account, addr, "otp_reused").await);
         }
-        sqlx::query("DELETE FROM idp_throttle WHERE key = $1 AND locked_until IS NULL")
-            .bind(ThrottleKey::run(&account.run).as_str())
-            .execute(&mut *tx)
+        throttle::clear_after_second_factor(&mut tx, &account.run)
             .await
             .map_err(IdpError::from)?;
         let event = NewEvent::new("second_factor.succeeded")
@@ -305,9 +303,13 @@ impl Totps<'_> {
     ) -> Result<i64, SecondFactorError> {
         let ctx = self.idp.ctx();
         let run_key = ThrottleKey::run(&account.run);
+        let code_key = ThrottleKey::second_factor(&account.run);
         let addr_key = ThrottleKey::address(addr);
-        if let Verdict::Locked { retry_after } =
-            self.idp.throttle().check(&[&run_key, &addr_key]).await?
+        if let Verdict::Locked { retry_after } = self
+            .idp
+            .throttle()
+            .check(&[&run_key, &code_key, &addr_key])
+            .await?
         {
             return Err(SecondFactorError::LockedOut { retry_after });
         }
@@ -355,8 +357,9 @@ impl Totps<'_> {
     }
 }
 
-/// Records a failed second-factor attempt against the citizen's RUN and the address (the
-/// password's counters), journals `second_factor.failed`, waits the progressive delay, and
+/// Records a failed second-factor attempt against the citizen's RUN (the password's counter,
+/// so code guessing also blocks the password), the RUN's own second-factor counter (which a
+/// correct password does not clear) and the address, journals `second_factor.failed`, waits the progressive delay, and
 /// returns the error to answer with.
 pub(crate) async fn count_failure(
     idp: &Idp,
@@ -368,10 +371,12 @@ pub(crate) async fn count_failure(
     let ctx = idp.ctx();
     let config = &ctx.config.throttle;
     let run_key = ThrottleKey::run(&account.run);
+    let code_key = ThrottleKey::second_factor(&account.run);
     let addr_key = ThrottleKey::address(addr);
     let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let on_run = throttle::record_failure(&mut tx, config, &run_key, now).await?;
+    let on_code = throttle::record_failure(&mut tx, config, &code_key, now).await?;
     let on_addr = throttle::record_failure(&mut tx, config, &addr_key, now).await?;
     let event = NewEvent::new("second_factor.failed")
         .actor(&account.id)
@@ -380,16 +385,20 @@ pub(crate) async fn count_failure(
             "method": method,
             "reason": reason,
             "addr": addr_key.subject(),
-            "failures": on_run.failures,
+            "failures": on_code.failures,
         }));
     journal::append(&mut tx, now, &event).await?;
     tx.commit().await?;
-    if let Some(until) = on_run.locked_until.max(on_addr.locked_until) {
+    if let Some(until) = on_run
+        .locked_until
+        .max(on_code.locked_until)
+        .max(on_addr.locked_until)
+    {
         return Ok(SecondFactorError::LockedOut {
             retry_after: (until - now.unix_timestamp()).max(1),
         });
     }
-    let delay = throttle::delay_for(config, on_run.failures);
+    let delay = throttle::delay_for(config, on_run.failures.max(on_code.failures));
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -467,6 +476,57 @@ mod tests {
         assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
         let refused = if a.is_ok() { b } else { a };
         assert!(matches!(refused, Err(SecondFactorError::Reused)));
+    }
+
+    #[tokio::test]
+    async fn a_correct_password_does_not_reset_the_count_of_guessed_codes() {
+        let t = TestIdp::new().await;
+        let run = clave_common::Run::parse("12.345.678-5").unwrap();
+        let account = t
+            .idp
+            .accounts()
+            .create(NewCitizen {
+                run,
+                given_names: "María Carmen".into(),
+                family_names: "Del Río González".into(),
+                email: None,
+                password: Some("cerro santa lucia al atardecer".into()),
+            })
+            .await
+            .unwrap();
+        let totps = t.idp.totps();
+        let enrolment = totps.begin(&account).await.unwrap();
+        let now = t.idp.ctx().clock.unix();
+        totps
+            .confirm(&account, &code_at(&enrolment, now), ADDR)
+            .await
+            .unwrap();
+        let lockout = t.idp.ctx().config.throttle.lockout_failures;
+        let mut locked = false;
+        for guess in 0..lockout {
+            // Whoever holds the password re-enters it between guesses...
+            t.idp
+                .accounts()
+                .verify_password(&run, "cerro santa lucia al atardecer", ADDR)
+                .await
+                .unwrap();
+            // ...but the wrong codes still add up to a lockout.
+            let wrong = format!("{:06}", (guess * 7919) % 1_000_000);
+            if wrong == code_at(&enrolment, t.idp.ctx().clock.unix()) {
+                continue;
+            }
+            if let Err(SecondFactorError::LockedOut { .. }) =
+                totps.verify(&account, &wrong, ADDR).await
+            {
+                locked = true;
+            }
+        }
+        assert!(locked, "ten wrong codes lock the second factor");
+        let right = code_at(&enrolment, t.idp.ctx().clock.unix());
+        assert!(matches!(
+            totps.verify(&account, &right, ADDR).await,
+            Err(SecondFactorError::LockedOut { .. })
+        ));
     }
 
     fn known() -> TOTP {

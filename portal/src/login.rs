@@ -75,7 +75,10 @@ async fn pending_request(
     let Some(id) = req else {
         return Ok(None);
     };
-    match state.idp.auth_requests().get(id).await {
+    // Only the browser that made the request may see it: its service name and `login_hint`
+    // (a RUN) are not for whoever else learns the id.
+    let browser = clave_idp::oidc::flow::browser_cookie(headers);
+    match state.idp.auth_requests().get_for_browser(id, browser).await {
         Ok(Some(request)) => Ok(Some(request)),
         Ok(None) => Err(PageError::new(
             PageErrorKind::RequestExpired,

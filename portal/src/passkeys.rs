@@ -357,6 +357,7 @@ async fn next_location(
     let Some(req) = req.filter(|r| !r.is_empty()) else {
         return Ok(match then {
             Some("security") => "/me/security",
+            Some("passkeys") => "/me/passkeys",
             _ => "/",
         }
         .to_owned());

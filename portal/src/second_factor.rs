@@ -1,12 +1,15 @@
 //! `/login/second-factor`: the step after the password, or the step-up of a session that
 //! has only the password, when a service, the citizen's "always ask" setting, or the security
-//! page needs more.
+//! or passkey page needs more.
 //!
 //! Reached from the authorization endpoint with `?req=<id>`, or from the portal with
-//! `?then=security` (only the portal's own destinations are accepted, never an address from the
-//! request). The page asks for a code from the authenticator app in a field named `code`, with
-//! a link to use a recovery code instead; the passkey option is a partial
-//! (`partials/passkey_option.html`). On success the session is re-authenticated at level 2
+//! `?then=security` or `?then=passkeys` (only the portal's own destinations are accepted,
+//! never an address from the request); a portal step-up of a session older than five minutes
+//! goes to the security page for the password first. The page asks for a code from the
+//! authenticator app in a field named `code`, with a link to use a recovery code instead; the
+//! passkey option is a partial (`partials/passkey_option.html`). When only a passkey can do —
+//! level 3 is needed, or the citizen's only second factors are passkeys — the page offers the
+//! passkey alone and refuses codes. On success the session is re-authenticated at level 2
 //! (its token replaced) and the browser goes back to the authorization endpoint or the portal.
 //!
 //! A citizen whose service requires a level they cannot reach is told so, shown how to set up
@@ -23,7 +26,7 @@ use axum::routing::get;
 use clave_common::http::ClientAddr;
 use clave_idp::accounts::Account;
 use clave_idp::authreq::AuthRequest;
-use clave_idp::factors::{FactorSummary, LevelNeed, SecondFactorError, acr_of, rank};
+use clave_idp::factors::{FactorSummary, LevelNeed, SecondFactorError, acr_of, is_fresh, rank};
 use clave_idp::oidc::flow::{authorize, browser_cookie};
 use clave_idp::session::{self, Authentication, Session};
 
@@ -137,6 +140,8 @@ pub struct FactorTexts {
     pub need_factor: &'static str,
     /// The password is wrong.
     pub password_wrong: &'static str,
+    /// Only a passkey will do (the level asked for, or the only factor the citizen has).
+    pub passkey_needed: &'static str,
 }
 
 /// Spanish.
@@ -188,6 +193,7 @@ pub static ES: FactorTexts = FactorTexts {
     last_factor: "No puedes quitar tu último segundo factor mientras esté activado «pedir siempre».",
     need_factor: "Configura un segundo factor antes de pedirlo siempre.",
     password_wrong: "La contraseña no es correcta.",
+    passkey_needed: "Para continuar necesitas tu llave de acceso: un código de la aplicación o de recuperación no basta aquí.",
 };
 
 /// English.
@@ -239,6 +245,7 @@ pub static EN: FactorTexts = FactorTexts {
     last_factor: "You cannot remove your last second factor while \"always ask\" is on.",
     need_factor: "Set up a second factor before asking for it every time.",
     password_wrong: "The password is wrong.",
+    passkey_needed: "To continue you need your passkey: a code from the app or a recovery code is not enough here.",
 };
 
 /// The catalogue in `lang`.
@@ -272,6 +279,8 @@ struct SecondFactorPage {
     other_href: String,
     /// Whether the citizen has passkeys (the passkey option is offered).
     passkeys: bool,
+    /// Whether only a passkey can do (no code form).
+    passkey_only: bool,
     error: Option<String>,
 }
 
@@ -288,6 +297,7 @@ struct StuckPage {
 fn destination(then: Option<&str>) -> Option<&'static str> {
     match then {
         Some("security") => Some("security"),
+        Some("passkeys") => Some("passkeys"),
         _ => None,
     }
 }
@@ -295,6 +305,7 @@ fn destination(then: Option<&str>) -> Option<&'static str> {
 fn destination_path(then: Option<&'static str>) -> &'static str {
     match then {
         Some("security") => "/me/security",
+        Some("passkeys") => "/me/passkeys",
         _ => "/",
     }
 }
@@ -353,6 +364,15 @@ async fn context(
         .await
         .map_err(fail)?
         .ok_or(PageError::new(PageErrorKind::NotFound, lang))?;
+    // The factor pages' changes need a recent password (see `clave_idp::factors`): a stale
+    // session goes to the security page to type it first, so a code alone never makes a
+    // session fresh.
+    if request.is_none()
+        && matches!(then, Some("security" | "passkeys"))
+        && !is_fresh(&session, idp.ctx().clock.unix())
+    {
+        return Ok(Err(see_other("/me/security", Vec::new())));
+    }
     let summary = idp.factors().summary(&account.id).await.map_err(fail)?;
     let has = rank(&session.acr);
     let target = match &request {
@@ -433,8 +453,17 @@ fn page(
         other_method,
         other_href: format!("/login/second-factor?{}", query.finish()),
         passkeys: ctx.summary.passkeys > 0,
+        passkey_only: passkey_only(ctx),
         error,
     }
+}
+
+/// Whether only a passkey can reach what is needed: level 3 asked for (codes give level 2,
+/// so taking one would loop and burn a single-use recovery code), or a citizen whose only
+/// second factors are passkeys.
+fn passkey_only(ctx: &Context) -> bool {
+    ctx.target.is_some_and(|t| t >= 3)
+        || (!ctx.summary.totp && ctx.summary.recovery_codes_left == 0)
 }
 
 /// The method to show: the one asked for if the citizen has it, else the app, else codes.
@@ -527,6 +556,19 @@ async fn submit(
     let csrf = CsrfToken::for_page(&headers);
     let t = texts(lang);
     let method = method_for(form.get("method"), &ctx.summary);
+    if passkey_only(&ctx) {
+        // Refused before any code is checked: a recovery code is not spent on a step that
+        // cannot succeed.
+        let page = page(
+            lang,
+            &ctx,
+            &csrf,
+            method,
+            then,
+            Some(t.passkey_needed.to_owned()),
+        );
+        return render(&page, lang, StatusCode::BAD_REQUEST, Vec::new());
+    }
     let code = form.get("code").unwrap_or_default();
     let outcome = match method {
         Method::Totp => state.idp.totps().verify(&ctx.account, code, addr).await,
@@ -597,6 +639,8 @@ mod tests {
         assert_eq!(destination(Some("https://evil.example")), None);
         assert_eq!(destination_path(None), "/");
         assert_eq!(destination_path(Some("security")), "/me/security");
+        assert_eq!(destination(Some("passkeys")), Some("passkeys"));
+        assert_eq!(destination_path(Some("passkeys")), "/me/passkeys");
     }
 
     #[test]

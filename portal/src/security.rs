@@ -282,8 +282,9 @@ async fn submit(
     }
 }
 
-/// The password typed again on this page: the session is re-authenticated at the level it
-/// had (a fresh `auth_time`, a new cookie), which opens changes for five minutes.
+/// The password typed again on this page: the session is re-authenticated at level 1 (a
+/// fresh `auth_time`, a new cookie); a citizen with a second factor then confirms it at the
+/// step-up, which opens changes for five minutes.
 async fn reauthenticate(
     state: &PortalState,
     citizen: &Citizen,
@@ -311,14 +312,13 @@ async fn reauthenticate(
             return render(&page, lang, StatusCode::BAD_REQUEST, Vec::new());
         }
     }
-    let authentication = Authentication {
-        acr: citizen.session.acr.clone(),
-        amr: citizen.session.amr.clone(),
-    };
+    // The password alone proves level 1 now: keeping the session's old level with a new
+    // `auth_time` would let a stale second factor count as fresh. Changes then ask for the
+    // second factor again (the step-up), and services see what was actually typed.
     match state
         .idp
         .sessions()
-        .reauthenticate(&citizen.session.id, authentication)
+        .reauthenticate(&citizen.session.id, Authentication::password())
         .await
     {
         Ok(Some((_, token))) => {

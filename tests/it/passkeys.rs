@@ -684,3 +684,142 @@ async fn on_an_ip_address_passkeys_are_unavailable_not_broken() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"], "temporarily_unavailable");
 }
+
+#[tokio::test]
+async fn ids_with_stray_bytes_are_unknown_not_server_errors() {
+    let app = TestApp::on_localhost().await;
+    let account = rp::citizen(&app).await;
+    let who = logged_in(&app).await;
+    let mut key = SoftKey::new(&rp_id(&app), &app.url);
+    register(&app, &who, &mut key, "Llave").await;
+    second_factor(&app, &who, &mut key).await;
+
+    // A ceremony id with a NUL byte (PostgreSQL refuses it in text) is no live ceremony.
+    let other = anonymous(&app).await;
+    let (status, options) = call(
+        &other.http,
+        &app,
+        "/webauthn/login/start",
+        Some(&other.csrf),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let assertion = key.assert(&options);
+    let (status, refused) = call(
+        &other.http,
+        &app,
+        "/webauthn/login/finish",
+        Some(&other.csrf),
+        json!({"ceremony": "abc\u{0}def", "credential": assertion}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"], "expired");
+    // The real ceremony is untouched and still finishes.
+    let (status, done) = call(
+        &other.http,
+        &app,
+        "/webauthn/login/finish",
+        Some(&other.csrf),
+        json!({"ceremony": options["ceremony"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+
+    // A passkey id with a NUL byte in the path is a passkey that is not there.
+    for action in ["rename", "delete"] {
+        let answer = crate::support::accounts::post(
+            &who.http,
+            &app,
+            &format!("/me/passkeys/abc%00def/{action}"),
+            &[("csrf", &who.csrf), ("name", "Otra")],
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    }
+    assert_eq!(app.app.idp.passkeys().count(&account.id).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn where_only_a_passkey_will_do_codes_are_neither_offered_nor_taken() {
+    use crate::support::accounts::{input_value, post};
+    let app = TestApp::on_localhost().await;
+    let account = rp::citizen(&app).await;
+    let who = logged_in(&app).await;
+    let mut key = SoftKey::new(&rp_id(&app), &app.url);
+    register(&app, &who, &mut key, "Llave").await;
+
+    // A citizen whose only second factor is a passkey gets no code form that cannot work.
+    let other = app.http();
+    log_in(&other, &app, "", RUN, PASSWORD).await;
+    let page = get(&other, &app, "/login/second-factor?then=security").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(!page.body.contains("name=\"code\""), "{}", page.body);
+    assert!(
+        page.body.contains("necesitas tu llave de acceso"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"passkey-second-factor\""));
+
+    // With recovery codes too, the portal's level 2 offers them …
+    let codes = app
+        .app
+        .idp
+        .recovery_codes()
+        .generate(&account.id)
+        .await
+        .unwrap();
+    let page = get(&other, &app, "/login/second-factor?then=security").await;
+    assert!(page.body.contains("name=\"code\""), "{}", page.body);
+
+    // … but a service asking for level 3 gets the passkey alone, and a code is refused
+    // without being spent.
+    let registered = rp::register(&app, rp::web_client("Notaría")).await;
+    let service = rp::Rp::discover(&app, &registered).await;
+    let mut browser = rp::Browser::new(&app);
+    let start = service.start(&["profile"], &[("acr_values", "urn:clave:loa:3")]);
+    let landing = browser
+        .go(
+            start.url.as_str(),
+            Some((RUN, PASSWORD)),
+            rp::OnConsent::Approve,
+        )
+        .await;
+    let rp::Landing::Page { status, path, body } = &landing else {
+        panic!("expected the second-factor page: {landing:?}");
+    };
+    assert_eq!(
+        (*status, path.as_str()),
+        (200, "/login/second-factor"),
+        "{body}"
+    );
+    assert!(!body.contains("name=\"code\""), "{body}");
+    assert!(body.contains("necesitas tu llave de acceso"), "{body}");
+    let csrf = input_value(body, "csrf").unwrap();
+    let req = input_value(body, "req").unwrap();
+    let refused = post(
+        &browser.http,
+        &app,
+        "/login/second-factor",
+        &[
+            ("csrf", &csrf),
+            ("req", &req),
+            ("method", "recovery"),
+            ("code", &codes[0]),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let summary = app.app.idp.factors().summary(&account.id).await.unwrap();
+    assert_eq!(
+        usize::try_from(summary.recovery_codes_left).unwrap(),
+        codes.len()
+    );
+    assert!(
+        app.journal_of_kind("second_factor.succeeded")
+            .await
+            .is_empty()
+    );
+}

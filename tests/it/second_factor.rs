@@ -609,3 +609,138 @@ async fn factor_changes_need_an_authentication_within_five_minutes() {
     assert_eq!(started.len(), 2);
     assert_eq!(started[0].subject.as_deref(), Some(account.id.as_str()));
 }
+
+#[tokio::test]
+async fn the_password_again_opens_changes_only_after_the_second_factor_again() {
+    let app = TestApp::new().await;
+    let account = citizen(&app).await;
+    let Some(secret) = enrolled(&app, &account).await else {
+        return;
+    };
+    let registered = register(&app, web_client("Registro Civil")).await;
+    let rp = Rp::discover(&app, &registered).await;
+    let mut browser = Browser::new(&app);
+    let client = browser.http.clone();
+    portal_login_with_totp(&app, &client, &secret).await;
+    app.advance(time::Duration::seconds(301));
+    let confirmed = security_post(
+        &client,
+        &app,
+        &[("action", "reauthenticate"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(confirmed.status, StatusCode::SEE_OTHER);
+    // The password alone is level 1 again: changes wait for the second factor.
+    let refused = security_post(&client, &app, &[("action", "recovery_generate")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(
+        app.journal_of_kind("recovery_codes.generated")
+            .await
+            .is_empty()
+    );
+    let page = get(&client, &app, "/login/second-factor?then=security").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+
+    // A service asking for a recent login is told that only the password was typed.
+    let start = rp.start(&["profile"], &[("max_age", "60")]);
+    let landing = browser
+        .go(start.url.as_str(), None, OnConsent::Approve)
+        .await;
+    assert!(
+        !browser.visited.iter().any(|p| p == "/login"),
+        "{:?}",
+        browser.visited
+    );
+    let tokens = rp.exchange(&landing.code(), start.verifier).await;
+    let (acr, amr) = acr_amr(&rp.id_claims(&tokens, Some(&start.nonce)));
+    assert_eq!((acr.as_str(), amr), (LOA_1, vec!["pwd".to_owned()]));
+}
+
+#[tokio::test]
+async fn a_stale_session_types_the_password_before_the_code_opens_changes() {
+    let app = TestApp::new().await;
+    let account = citizen(&app).await;
+    let Some(secret) = enrolled(&app, &account).await else {
+        return;
+    };
+    let client = app.http();
+    log_in(&client, &app, "", RUN, PASSWORD).await;
+    app.advance(time::Duration::seconds(301));
+    let page = get(&client, &app, "/login/second-factor?then=security").await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/me/security"),
+        "{}",
+        page.body
+    );
+    let csrf = get(&client, &app, "/login").await.field("csrf").unwrap();
+    let code = oathtool(&secret, now(&app)).unwrap();
+    let answered = post(
+        &client,
+        &app,
+        "/login/second-factor",
+        &[
+            ("csrf", &csrf),
+            ("then", "security"),
+            ("method", "totp"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(answered.location.as_deref(), Some("/me/security"));
+    // The code was not taken: changes stay closed until the password is typed.
+    let refused = security_post(&client, &app, &[("action", "recovery_generate")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(
+        app.journal_of_kind("recovery_codes.generated")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_passkey_page_leads_through_the_step_up_and_back() {
+    let app = TestApp::new().await;
+    let account = citizen(&app).await;
+    let Some(secret) = enrolled(&app, &account).await else {
+        return;
+    };
+    let client = app.http();
+    log_in(&client, &app, "", RUN, PASSWORD).await;
+    let page = get(&client, &app, "/me/passkeys").await;
+    let link = "/login/second-factor?then=passkeys";
+    assert!(
+        page.body.contains(&format!("href=\"{link}\"")),
+        "{}",
+        page.body
+    );
+    let step = get(&client, &app, link).await;
+    assert_eq!(step.status, StatusCode::OK, "{}", step.body);
+    let csrf = step.field("csrf").unwrap();
+    let code = oathtool(&secret, now(&app)).unwrap();
+    let done = post(
+        &client,
+        &app,
+        "/login/second-factor",
+        &[
+            ("csrf", &csrf),
+            ("then", "passkeys"),
+            ("method", "totp"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/me/passkeys"),
+        "{}",
+        done.body
+    );
+    let page = get(&client, &app, "/me/passkeys").await;
+    assert!(!page.body.contains(link), "{}", page.body);
+
+    // Stale, the same link asks for the password first.
+    app.advance(time::Duration::seconds(301));
+    let stale = get(&client, &app, link).await;
+    assert_eq!(stale.location.as_deref(), Some("/me/security"));
+}

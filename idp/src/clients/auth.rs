@@ -178,6 +178,11 @@ impl Clients<'_> {
 
     /// The client with this id, or `invalid_client`.
     async fn known(&self, client_id: &str) -> Result<Client, OAuthError> {
+        if !clave_common::id::is_plausible_id(client_id) {
+            return Err(OAuthError::invalid_client(
+                "unknown client: no client with this client_id is registered",
+            ));
+        }
         self.get(client_id)
             .await
             .map_err(OAuthError::from)?

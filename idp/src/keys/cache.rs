@@ -217,6 +217,11 @@ impl Keys<'_> {
             ))?;
         let mut snapshot = self.snapshot().await?;
         let knows = |s: &KeySnapshot| s.keys.iter().any(|k| k.kid == kid);
+        // A kid that cannot be one of ours (clave's are key thumbprints) never reaches the
+        // database.
+        if !clave_common::id::is_plausible_id(&kid) {
+            return Err(SignatureRejection::UnknownKey);
+        }
         if !knows(&snapshot) && self.kid_exists(&kid).await? {
             snapshot = self.reload_unless(knows).await?;
         }

@@ -403,7 +403,11 @@ impl IntoResponse for OAuthError {
 
 impl From<sqlx::Error> for OAuthError {
     fn from(err: sqlx::Error) -> Self {
-        if clave_common::http::is_unavailable(&err) {
+        if clave_common::http::is_unstorable_text(&err) {
+            Self::invalid_request(
+                "the request contains a character that cannot be stored (such as NUL)",
+            )
+        } else if clave_common::http::is_unavailable(&err) {
             tracing::warn!(error = %err, "database unavailable");
             Self::temporarily_unavailable()
         } else {

@@ -473,7 +473,7 @@ impl Tokens<'_> {
 
     /// Checks an ID token offered as `id_token_hint`: a signature by a published key and
     /// clave as issuer. Expiry is not checked (OIDC RP-Initiated Logout §2 allows expired
-    /// hints); an access token is refused.
+    /// hints); any other kind of token is refused.
     pub async fn validate_id_token_hint(&self, token: &str) -> Result<IdTokenHint, OAuthError> {
         let invalid = |text: &str| OAuthError::invalid_request(format!("id_token_hint: {text}"));
         let verified = match self.idp.keys().verify(token).await {
@@ -481,12 +481,14 @@ impl Tokens<'_> {
             Err(SignatureRejection::Keys(e)) => return Err(key_failure(e)),
             Err(other) => return Err(invalid(&other.to_string())),
         };
+        // Only an ID token will do: not an access token, a logout token or anything else
+        // clave signs.
         if verified
             .typ
             .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP))
+            .is_some_and(|t| !t.eq_ignore_ascii_case(ID_TOKEN_TYP))
         {
-            return Err(invalid("an access token is not an ID token"));
+            return Err(invalid("only an ID token can be a hint"));
         }
         let c = &verified.claims;
         if string_claim(c, "iss").as_deref() != Some(self.ctx().config.issuer().as_str()) {

@@ -283,3 +283,49 @@ async fn a_code_is_redeemed_once_across_two_nodes() {
     }
     assert_eq!(journaled(&app, "code.replayed").await, 3);
 }
+
+#[tokio::test]
+async fn a_service_removed_during_the_login_gets_no_answer_at_its_old_address() {
+    let app = TestApp::new().await;
+    citizen(&app).await;
+    let client = register(&app, web_client("Servicio retirado")).await;
+    let mut browser = Browser::new(&app);
+    browser.log_in(RUN, PASSWORD).await;
+    let (url, _verifier) = authorize_url(&app, &client, &[]);
+    let Landing::Page { path, body, .. } = browser.go(&url, None, OnConsent::Stop).await else {
+        panic!("the consent page was expected");
+    };
+    assert_eq!(path, "/consent");
+    let consent = form_with(&body, "decision", &app.at("/consent"));
+    app.app
+        .idp
+        .clients()
+        .remove(&client.client_id)
+        .await
+        .unwrap();
+    let answer = browser.submit(&consent, &[("decision", "approve")]).await;
+    let mut status = answer.status();
+    let mut location = answer
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned());
+    // Follow clave's own redirects; none may lead to the removed service's address.
+    while let Some(next) = location.take() {
+        assert!(
+            !next.starts_with(REDIRECT_URI),
+            "redirected to the removed service: {next}"
+        );
+        let absolute = if next.starts_with('/') {
+            app.at(&next)
+        } else {
+            next
+        };
+        let response = browser.http.get(&absolute).send().await.unwrap();
+        status = response.status();
+        location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| l.to_str().unwrap().to_owned());
+    }
+    assert!(status.is_client_error(), "a page explains it: {status}");
+}

@@ -101,3 +101,57 @@ async fn hostile_bodies_never_cause_server_errors() {
     let get = http.get(app.at("/oauth2/token")).send().await.unwrap();
     assert!(get.status().is_client_error());
 }
+
+/// `base64url(json)`, for hand-made JWT parts.
+fn b64(json: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+#[tokio::test]
+async fn nul_characters_inside_tokens_are_refused_as_client_errors() {
+    let app = TestApp::new().await;
+    let (client_id, secret) = service_client(&app).await;
+    // A bearer token whose header names a key id with a NUL in it.
+    let forged = format!(
+        "{}.{}.AAAA",
+        b64(r#"{"typ":"at+jwt","alg":"ES256","kid":"\u0000"}"#),
+        b64(r#"{"sub":"x"}"#)
+    );
+    let userinfo = reqwest::Client::new()
+        .get(app.at("/oauth2/userinfo"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401);
+    let introspected = reqwest::Client::new()
+        .post(app.at("/oauth2/introspect"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("token", forged.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(introspected.status(), 200);
+    assert_eq!(introspected.json::<Value>().await.unwrap()["active"], false);
+    // A client assertion whose issuer has a NUL in it.
+    let assertion = format!(
+        "{}.{}.AAAA",
+        b64(r#"{"alg":"ES256","kid":"k"}"#),
+        b64(r#"{"iss":"\u0000","sub":"\u0000","aud":"x","exp":9999999999,"jti":"j"}"#)
+    );
+    let token = reqwest::Client::new()
+        .post(app.at("/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 401, "{}", token.text().await.unwrap());
+}

@@ -113,8 +113,9 @@ pub(crate) enum Step {
     Consent,
     /// The citizen must add a second factor to the session (step-up).
     SecondFactor,
-    /// The request cannot be granted.
-    Refuse(OAuthError),
+    /// The client was removed since the request came in: its redirect URI is no longer
+    /// trusted, so the browser is told on a page instead.
+    ClientGone,
     /// Everything is in place: issue a code for this session.
     Issue(Session),
 }
@@ -155,11 +156,14 @@ async fn proceed(
             ),
         ),
         Ok(Step::SecondFactor) => see_other(&format!("/login/second-factor?req={}", request.id)),
-        Ok(Step::Refuse(error)) => {
+        Ok(Step::ClientGone) => {
             if let Err(e) = close_unanswered(idp, request).await {
                 return pages::failure_page(lang, &e);
             }
-            back.error(idp, error)
+            pages::invalid_request_page(
+                lang,
+                &OAuthError::unauthorized_client("the service is no longer registered"),
+            )
         }
         Ok(Step::Issue(session)) => match grants::issue_code(idp, request, &session).await {
             Ok(Some(code)) => back.code(idp, &code),
@@ -193,9 +197,7 @@ pub(crate) async fn next_step(
         return Ok(Step::Login);
     };
     let Some(client) = idp.clients().get(&request.client_id).await? else {
-        return Ok(Step::Refuse(OAuthError::unauthorized_client(
-            "the client is no longer registered",
-        )));
+        return Ok(Step::ClientGone);
     };
     let now = idp.ctx().clock.unix();
     let fresh = request.prior_session_digest.as_deref() != cookie_digest
