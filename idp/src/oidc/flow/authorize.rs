@@ -117,7 +117,7 @@ pub(crate) enum Step {
     /// trusted, so the browser is told on a page instead.
     ClientGone,
     /// Everything is in place: issue a code for this session.
-    Issue(Session),
+    Issue(Box<Session>),
 }
 
 /// Takes the next step of a stored request and answers the browser.
@@ -234,7 +234,7 @@ pub(crate) async fn next_step(
     if asked_again || !consent::covers(&approved, &scopes) {
         return Ok(Step::Consent);
     }
-    Ok(Step::Issue(session))
+    Ok(Step::Issue(Box::new(session)))
 }
 
 /// The rank of an authentication level: 1 password, 2 password and a second factor, 3 a
