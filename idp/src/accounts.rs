@@ -322,11 +322,16 @@ impl Accounts<'_> {
     ) -> Result<Account, LoginError> {
         let ctx = self.idp.ctx();
         let run_key = ThrottleKey::run(run);
+        // A RUN locked out for guessed second-factor codes is locked for the password too.
+        let code_key = ThrottleKey::second_factor(run);
         let addr_key = ThrottleKey::address(client_addr);
         let addr = addr_key.subject().to_owned();
 
-        if let Verdict::Locked { retry_after } =
-            self.idp.throttle().check(&[&run_key, &addr_key]).await?
+        if let Verdict::Locked { retry_after } = self
+            .idp
+            .throttle()
+            .check(&[&run_key, &code_key, &addr_key])
+            .await?
         {
             let event = NewEvent::new("login.failed")
                 .subject(run.compact())

@@ -357,9 +357,9 @@ impl Totps<'_> {
     }
 }
 
-/// Records a failed second-factor attempt against the citizen's RUN (the password's counter,
-/// so code guessing also blocks the password), the RUN's own second-factor counter (which a
-/// correct password does not clear) and the address, journals `second_factor.failed`, waits the progressive delay, and
+/// Records a failed second-factor attempt against the RUN's second-factor counter (which a
+/// correct password does not clear, and whose lockout also blocks the password) and the
+/// address, journals `second_factor.failed`, waits the progressive delay, and
 /// returns the error to answer with.
 pub(crate) async fn count_failure(
     idp: &Idp,
@@ -370,12 +370,10 @@ pub(crate) async fn count_failure(
 ) -> Result<SecondFactorError, IdpError> {
     let ctx = idp.ctx();
     let config = &ctx.config.throttle;
-    let run_key = ThrottleKey::run(&account.run);
     let code_key = ThrottleKey::second_factor(&account.run);
     let addr_key = ThrottleKey::address(addr);
     let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
-    let on_run = throttle::record_failure(&mut tx, config, &run_key, now).await?;
     let on_code = throttle::record_failure(&mut tx, config, &code_key, now).await?;
     let on_addr = throttle::record_failure(&mut tx, config, &addr_key, now).await?;
     let event = NewEvent::new("second_factor.failed")
@@ -389,16 +387,12 @@ pub(crate) async fn count_failure(
         }));
     journal::append(&mut tx, now, &event).await?;
     tx.commit().await?;
-    if let Some(until) = on_run
-        .locked_until
-        .max(on_code.locked_until)
-        .max(on_addr.locked_until)
-    {
+    if let Some(until) = on_code.locked_until.max(on_addr.locked_until) {
         return Ok(SecondFactorError::LockedOut {
             retry_after: (until - now.unix_timestamp()).max(1),
         });
     }
-    let delay = throttle::delay_for(config, on_run.failures.max(on_code.failures));
+    let delay = throttle::delay_for(config, on_code.failures);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

@@ -455,7 +455,12 @@ async fn wrong_codes_count_towards_the_lockout_of_the_run() {
         ),
         "{locked:?}"
     );
-    assert_eq!(app.journal_of_kind("account.locked_out").await.len(), 1);
+    let locked_out = app.journal_of_kind("account.locked_out").await;
+    assert_eq!(locked_out.len(), 1, "{locked_out:?}");
+    assert_eq!(
+        locked_out[0].subject.as_deref(),
+        Some(account.run.compact().as_str())
+    );
 }
 
 #[tokio::test]
