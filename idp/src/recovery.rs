@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::accounts::Account;
 use crate::factors::SecondFactorError;
-use crate::throttle::{ThrottleKey, Verdict};
+use crate::throttle::ThrottleKey;
 use crate::{Idp, IdpError, password};
 
 /// How many codes a set has.
@@ -121,17 +121,8 @@ impl RecoveryCodes<'_> {
         addr: IpAddr,
     ) -> Result<(), SecondFactorError> {
         let ctx = self.idp.ctx();
-        let run_key = ThrottleKey::run(&account.run);
-        let code_key = ThrottleKey::second_factor(&account.run);
+        crate::totp::refuse_if_locked(self.idp, account, addr).await?;
         let addr_key = ThrottleKey::address(addr);
-        if let Verdict::Locked { retry_after } = self
-            .idp
-            .throttle()
-            .check(&[&run_key, &code_key, &addr_key])
-            .await?
-        {
-            return Err(SecondFactorError::LockedOut { retry_after });
-        }
         let rows: Vec<CodeRow> = sqlx::query_as(
             "SELECT id, code_hash FROM idp_recovery_codes \
              WHERE account_id = $1 AND used_at IS NULL ORDER BY id",

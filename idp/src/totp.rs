@@ -302,17 +302,7 @@ impl Totps<'_> {
         addr: IpAddr,
     ) -> Result<i64, SecondFactorError> {
         let ctx = self.idp.ctx();
-        let run_key = ThrottleKey::run(&account.run);
-        let code_key = ThrottleKey::second_factor(&account.run);
-        let addr_key = ThrottleKey::address(addr);
-        if let Verdict::Locked { retry_after } = self
-            .idp
-            .throttle()
-            .check(&[&run_key, &code_key, &addr_key])
-            .await?
-        {
-            return Err(SecondFactorError::LockedOut { retry_after });
-        }
+        refuse_if_locked(self.idp, account, addr).await?;
         let totp = self.open(account, &row.sealed_secret)?;
         let step = normalise_code(code).and_then(|c| matching_step(&totp, &c, ctx.clock.unix()));
         match step {
@@ -354,6 +344,28 @@ impl Totps<'_> {
             .fetch_optional(self.idp.ctx().db.pool())
             .await?,
         )
+    }
+}
+
+/// Refuses a second-factor attempt while the RUN (for its password or its codes) or the
+/// address is locked out.
+pub(crate) async fn refuse_if_locked(
+    idp: &Idp,
+    account: &Account,
+    addr: IpAddr,
+) -> Result<(), SecondFactorError> {
+    let keys = [
+        ThrottleKey::run(&account.run),
+        ThrottleKey::second_factor(&account.run),
+        ThrottleKey::address(addr),
+    ];
+    match idp
+        .throttle()
+        .check(&[&keys[0], &keys[1], &keys[2]])
+        .await?
+    {
+        Verdict::Locked { retry_after } => Err(SecondFactorError::LockedOut { retry_after }),
+        _ => Ok(()),
     }
 }
 

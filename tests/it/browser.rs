@@ -1,48 +1,12 @@
 //! What a citizen's real browser does: the login and consent pages in headless Chromium,
 //! with the page's own forms, cookies and scripts, ending at the service with a code.
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
 use sha2::Digest;
 
 use crate::support::TestApp;
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, Callback};
 use crate::support::rp::{self, PASSWORD, RUN};
-
-/// A service's redirect endpoint on loopback that records what it receives.
-struct Callback {
-    url: String,
-    received: Arc<Mutex<Vec<String>>>,
-}
-
-impl Callback {
-    async fn start() -> Self {
-        let received: Arc<Mutex<Vec<String>>> = Arc::default();
-        let seen = received.clone();
-        let app = axum::Router::new().route(
-            "/cb",
-            axum::routing::get(move |uri: axum::http::Uri| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock()
-                        .unwrap()
-                        .push(uri.query().unwrap_or_default().to_owned());
-                    axum::response::Html("<!doctype html><title>service</title><p>signed in</p>")
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://127.0.0.1:{}/cb",
-            listener.local_addr().unwrap().port()
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { url, received }
-    }
-}
 
 fn pkce() -> (String, String) {
     let verifier = clave_common::id::random_token(32);

@@ -2,8 +2,6 @@
 //! software authenticator over HTTP (for the protocol's refusals), then in a real Chromium
 //! with a virtual authenticator through the real pages and `passkey.js`.
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -11,7 +9,7 @@ use sha2::Digest;
 
 use crate::support::TestApp;
 use crate::support::accounts::{get, log_in};
-use crate::support::browser::{Browser, Page};
+use crate::support::browser::{Browser, Callback, Page};
 use crate::support::rp::{self, PASSWORD, RUN};
 use clave_idp::passkey::softkey::SoftKey;
 
@@ -390,40 +388,6 @@ async fn changing_passkeys_needs_a_fresh_login_and_is_journaled() {
     assert_eq!(app.app.idp.passkeys().count(&account.id).await.unwrap(), 0);
     assert_eq!(app.journal_of_kind("passkey.deleted").await.len(), 1);
     assert_eq!(app.journal_of_kind("passkey.renamed").await.len(), 1);
-}
-
-/// A service's redirect endpoint on loopback that records what it receives.
-struct Callback {
-    url: String,
-    received: Arc<Mutex<Vec<String>>>,
-}
-
-impl Callback {
-    async fn start() -> Self {
-        let received: Arc<Mutex<Vec<String>>> = Arc::default();
-        let seen = received.clone();
-        let app = axum::Router::new().route(
-            "/cb",
-            axum::routing::get(move |uri: axum::http::Uri| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock()
-                        .unwrap()
-                        .push(uri.query().unwrap_or_default().to_owned());
-                    axum::response::Html("<!doctype html><title>service</title><p>signed in</p>")
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://127.0.0.1:{}/cb",
-            listener.local_addr().unwrap().port()
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { url, received }
-    }
 }
 
 /// Starts an authorization request in the page; returns the PKCE verifier.

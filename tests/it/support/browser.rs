@@ -324,3 +324,40 @@ impl Page<'_> {
         std::fs::write(path, bytes).unwrap();
     }
 }
+
+/// A service's redirect endpoint on loopback that records the query strings it receives.
+pub struct Callback {
+    /// Its URL, to register as a redirect URI.
+    pub url: String,
+    /// Every query string received, oldest first.
+    pub received: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Callback {
+    /// Starts the endpoint on a free port.
+    pub async fn start() -> Self {
+        let received: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let seen = received.clone();
+        let app = axum::Router::new().route(
+            "/cb",
+            axum::routing::get(move |uri: axum::http::Uri| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push(uri.query().unwrap_or_default().to_owned());
+                    axum::response::Html("<!doctype html><title>service</title><p>signed in</p>")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/cb",
+            listener.local_addr().unwrap().port()
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, received }
+    }
+}
