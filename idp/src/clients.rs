@@ -177,6 +177,14 @@ impl Client {
         }
     }
 
+    /// The `sid` this client knows a session by: a keyed digest per sector, like a pairwise
+    /// `sub`, so services sharing one single sign-on session cannot join their subjects
+    /// through it.
+    pub fn sid_for(&self, session_id: &str) -> String {
+        self.subjects
+            .subject(&format!("sid:{}", self.sector), session_id)
+    }
+
     /// Whether the client may use `grant_type`.
     pub fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant_type)

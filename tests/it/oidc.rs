@@ -577,12 +577,14 @@ async fn single_sign_on_prompt_login_and_max_age() {
     let first = register(&app, web_client("Municipalidad")).await;
     let second = register(&app, web_client("Biblioteca")).await;
     let mut browser = Browser::new(&app);
-    let (url, _) = authorize_url(&app, &first, &[]);
-    browser
+    let (url, first_verifier) = authorize_url(&app, &first, &[]);
+    let first_code = browser
         .go(&url, Some((RUN, PASSWORD)), OnConsent::Approve)
         .await
         .code();
     assert_eq!(browser.visited.first().map(String::as_str), Some("/login"));
+    let (status, first_tokens) = redeem(&app.url, &first, &first_code, &first_verifier).await;
+    assert_eq!(status, 200, "{first_tokens}");
 
     // The second service may not skip the citizen's approval, even with prompt=none.
     let (url, _) = authorize_url(&app, &second, &[("prompt", "none")]);
@@ -600,6 +602,12 @@ async fn single_sign_on_prompt_login_and_max_age() {
     let (status, tokens) = redeem(&app.url, &second, &landing.code(), &verifier).await;
     assert_eq!(status, 200, "{tokens}");
     let first_auth_time = jwt_parts(tokens["id_token"].as_str().unwrap()).1["auth_time"].clone();
+    // One session, two services: neither `sub` nor `sid` lets them link the citizen.
+    let at_first = jwt_parts(first_tokens["id_token"].as_str().unwrap()).1;
+    let at_second = jwt_parts(tokens["id_token"].as_str().unwrap()).1;
+    assert_ne!(at_first["sub"], at_second["sub"]);
+    assert!(at_first["sid"].is_string() && at_second["sid"].is_string());
+    assert_ne!(at_first["sid"], at_second["sid"]);
 
     // Approved before: straight back with a code, even with prompt=none.
     browser.visited.clear();

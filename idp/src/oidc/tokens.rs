@@ -141,7 +141,7 @@ pub struct AccessTokenClaims {
     pub jti: String,
     /// The grant it hangs from.
     pub grant_id: Option<String>,
-    /// The session (`sid`).
+    /// The browser session behind the grant (from the database, not the token).
     pub session_id: Option<String>,
     /// Level of assurance.
     pub acr: Option<String>,
@@ -169,7 +169,7 @@ pub struct IdTokenHint {
     pub sub: String,
     /// The client it was issued to.
     pub client_id: String,
-    /// The session, if the token named one.
+    /// The `sid` the token names: the session as its client knows it.
     pub session_id: Option<String>,
     /// When it was issued.
     pub iat: i64,
@@ -226,6 +226,7 @@ fn audience_contains(claims: &Map<String, Value>, client_id: &str) -> bool {
 struct GrantState {
     client_id: String,
     account_id: Option<String>,
+    session_id: Option<String>,
     revoked_at: Option<i64>,
 }
 
@@ -259,9 +260,8 @@ impl Tokens<'_> {
         if let Some(grant) = &spec.grant_id {
             claims.insert("grant_id".into(), json!(grant));
         }
-        if let Some(sid) = &spec.session_id {
-            claims.insert("sid".into(), json!(sid));
-        }
+        // No `sid` here: the token's grant names the session, and a shared session id would
+        // let services link their pairwise subjects.
         if let Some(acr) = &spec.acr {
             claims.insert("acr".into(), json!(acr));
         }
@@ -307,7 +307,7 @@ impl Tokens<'_> {
             set("nonce", json!(nonce));
         }
         if let Some(sid) = spec.session_id {
-            set("sid", json!(sid));
+            set("sid", json!(spec.client.sid_for(&sid)));
         }
         if let Some(access_token) = spec.access_token {
             set("at_hash", json!(left_half_hash(access_token)));
@@ -393,7 +393,8 @@ impl Tokens<'_> {
             iat: c.get("iat").and_then(Value::as_i64).ok_or_else(malformed)?,
             jti: string_claim(c, "jti").ok_or_else(malformed)?,
             grant_id: string_claim(c, "grant_id"),
-            session_id: string_claim(c, "sid"),
+            // Filled from the grant by the database checks; tokens carry no session id.
+            session_id: None,
             acr: string_claim(c, "acr"),
             amr: c
                 .get("amr")
@@ -422,7 +423,7 @@ impl Tokens<'_> {
         }
         if let Some(grant_id) = &claims.grant_id {
             let grant: Option<GrantState> = sqlx::query_as(
-                "SELECT client_id, account_id, revoked_at FROM idp_grants WHERE id = $1",
+                "SELECT client_id, account_id, session_id, revoked_at FROM idp_grants WHERE id = $1",
             )
             .bind(grant_id)
             .fetch_optional(pool)
@@ -438,6 +439,7 @@ impl Tokens<'_> {
                 ));
             }
             claims.account_id = grant.account_id;
+            claims.session_id = grant.session_id;
         }
         if let Some(session_id) = &claims.session_id {
             let session: Option<(Option<i64>,)> =

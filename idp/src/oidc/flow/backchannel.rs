@@ -276,7 +276,7 @@ async fn send(idp: &Idp, http: &reqwest::Client, delivery: &Delivery) -> Result<
         .await
         .map_err(|e| format!("cannot load the client: {e}"))?
         .ok_or_else(|| "the client is no longer registered".to_owned())?;
-    let claims = logout_claims(idp, delivery);
+    let claims = logout_claims(idp, delivery, &client.sid_for(&delivery.session_id));
     let token = idp
         .tokens()
         .sign_jwt(client.id_token_alg, LOGOUT_TOKEN_TYPE, &claims)
@@ -297,7 +297,7 @@ async fn send(idp: &Idp, http: &reqwest::Client, delivery: &Delivery) -> Result<
 }
 
 /// The claims of a logout token (Back-Channel Logout 1.0 §2.4).
-fn logout_claims(idp: &Idp, delivery: &Delivery) -> Map<String, Value> {
+fn logout_claims(idp: &Idp, delivery: &Delivery, sid: &str) -> Map<String, Value> {
     let ctx = idp.ctx();
     let now = ctx.clock.unix();
     let mut claims = Map::new();
@@ -307,7 +307,7 @@ fn logout_claims(idp: &Idp, delivery: &Delivery) -> Map<String, Value> {
     claims.insert("exp".into(), json!(now + LOGOUT_TOKEN_TTL_SECS));
     claims.insert("jti".into(), json!(new_id()));
     claims.insert("sub".into(), json!(delivery.subject));
-    claims.insert("sid".into(), json!(delivery.session_id));
+    claims.insert("sid".into(), json!(sid));
     claims.insert("events".into(), json!({ LOGOUT_EVENT: {} }));
     claims
 }

@@ -41,11 +41,24 @@ pub struct LogoutRequest {
     pub ui_locales: Option<String>,
     /// The ID token the service sent, passed along to the confirmation page.
     pub id_token_hint: Option<String>,
-    /// The session the hint was issued in.
+    /// The `sid` of the hint: the session it was issued in, as its client knows it.
     hint_session: Option<String>,
 }
 
 impl LogoutRequest {
+    /// Whether the `id_token_hint` was issued in session `session_id` (comparing the `sid`
+    /// its client knows that session by).
+    async fn hints_at(&self, idp: &Idp, session_id: &str) -> Result<bool, IdpError> {
+        let (Some(hint_sid), Some(client_id)) = (&self.hint_session, &self.client_id) else {
+            return Ok(false);
+        };
+        Ok(idp
+            .clients()
+            .get(client_id)
+            .await?
+            .is_some_and(|client| client.sid_for(session_id) == *hint_sid))
+    }
+
     /// The request's parameters, to carry through the confirmation form and back.
     pub fn params(&self) -> Vec<(&'static str, String)> {
         [
@@ -95,7 +108,7 @@ async fn handle(idp: &Idp, headers: &HeaderMap, params: Result<Params, OAuthErro
         let session = current_session(idp, headers).await?;
         Ok::<_, LogoutError>(match session {
             None => finish(idp, &request, false),
-            Some(session) if request.hint_session.as_deref() == Some(session.id.as_str()) => {
+            Some(session) if request.hints_at(idp, &session.id).await? => {
                 end_session(idp, &session.id).await?;
                 finish(idp, &request, true)
             }

@@ -114,12 +114,13 @@ async fn access_tokens_follow_rfc_9068_and_validate() {
         "jti",
         "client_id",
         "scope",
-        "sid",
         "acr",
         "auth_time",
     ] {
         assert!(body.contains_key(claim), "{claim}");
     }
+    // The grant names the session; a shared session id would link pairwise subjects.
+    assert!(!body.contains_key("sid"));
     assert_eq!(body["aud"], json!(client.client_id));
     assert_eq!(body["exp"], json!(START + 300));
     // The account id stays out of the token.
@@ -305,7 +306,9 @@ async fn id_tokens_carry_the_protocol_claims_in_the_client_algorithm() {
     assert_eq!(body["iss"], "https://id.example");
     assert_eq!(body["aud"], json!(rs_client.client_id));
     assert_eq!(body["nonce"], "n-0S6_WzA2Mj");
-    assert_eq!(body["sid"], "sid-1");
+    // The client's own `sid` for the session, not the session id itself.
+    assert_eq!(body["sid"], json!(rs_client.sid_for("sid-1")));
+    assert_ne!(body["sid"], "sid-1");
     assert_eq!(body["amr"], json!(["pwd"]));
     assert_eq!(body["auth_time"], json!(START - 10));
     assert_eq!(body["exp"], json!(START + 300));
@@ -327,7 +330,7 @@ async fn id_tokens_carry_the_protocol_claims_in_the_client_algorithm() {
     let hint = idp.tokens().validate_id_token_hint(&token).await.unwrap();
     assert_eq!(hint.client_id, rs_client.client_id);
     assert_eq!(hint.sub, "pairwise-sub");
-    assert_eq!(hint.session_id.as_deref(), Some("sid-1"));
+    assert_eq!(hint.session_id, Some(rs_client.sid_for("sid-1")));
     let access = idp
         .tokens()
         .issue_access_token(AccessTokenSpec {
