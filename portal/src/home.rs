@@ -8,10 +8,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use clave_idp::session;
 
 use crate::PortalState;
-use crate::cookies;
 use crate::error::PageError;
 use crate::form::Fields;
 use crate::i18n::Lang;
@@ -38,15 +36,9 @@ async fn show(
     let query = Fields::from_query(query.as_deref());
     let explicit = query.non_empty("lang");
     let lang = Lang::choose(explicit, &headers, None);
-    let session = match cookies::get(&headers, session::COOKIE) {
-        Some(token) => state
-            .idp
-            .sessions()
-            .from_cookie(token)
-            .await
-            .map_err(|e| PageError::from_idp(lang, &e))?,
-        None => None,
-    };
+    let session = crate::signed_in::session(&state.idp, &headers)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?;
     let name = match session {
         Some(session) => state
             .idp

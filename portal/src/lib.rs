@@ -27,6 +27,7 @@ pub mod page;
 pub mod passkeys;
 pub mod second_factor;
 pub mod security;
+mod signed_in;
 
 /// What the portal's handlers need.
 #[derive(Debug, Clone)]

@@ -23,7 +23,6 @@ use clave_idp::factors::{FactorSummary, SecondFactorError, is_fresh, rank};
 use clave_idp::session::{self, Authentication, Session};
 
 use crate::PortalState;
-use crate::cookies;
 use crate::csrf::{self, CsrfToken};
 use crate::error::{PageError, PageErrorKind};
 use crate::form::{self, Fields};
@@ -103,11 +102,10 @@ async fn citizen(
 ) -> Result<Option<Citizen>, PageError> {
     let idp = &state.idp;
     let fail = |e: IdpError| PageError::from_idp(lang, &e);
-    let session = match cookies::get(headers, session::COOKIE) {
-        Some(token) => idp.sessions().from_cookie(token).await.map_err(fail)?,
-        None => None,
-    };
-    let Some(session) = session else {
+    let Some(session) = crate::signed_in::session(idp, headers)
+        .await
+        .map_err(fail)?
+    else {
         return Ok(None);
     };
     let Some(account) = idp

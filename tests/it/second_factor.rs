@@ -396,6 +396,24 @@ async fn always_ask_makes_every_login_ask_for_the_second_factor() {
     let other = app.http();
     let login = log_in(&other, &app, "", RUN, PASSWORD).await;
     assert_eq!(login.location.as_deref(), Some("/login/second-factor"));
+    // Until the code is given, the password alone opens no signed-in page.
+    for page in ["/me/security", "/me/passkeys"] {
+        let response = other.get(app.at(page)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(response.headers()["location"], "/login", "{page}");
+    }
+    let home = other
+        .get(app.at("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !home.contains("María"),
+        "the home page does not greet a half-signed-in citizen"
+    );
 
     // With "always ask" off, the authenticator can be removed; both changes are journaled.
     let off = security_post(&client, &app, &[("action", "always_ask"), ("value", "off")]).await;

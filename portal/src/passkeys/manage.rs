@@ -15,10 +15,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use clave_idp::passkey::{PasskeyError, PasskeyInfo};
-use clave_idp::session::{self, Session};
+use clave_idp::session::Session;
 
 use crate::PortalState;
-use crate::cookies;
 use crate::csrf::{self, CsrfToken};
 use crate::error::{PageError, PageErrorKind};
 use crate::form::{self, Fields};
@@ -173,15 +172,9 @@ async fn session_of(
     headers: &HeaderMap,
     lang: Lang,
 ) -> Result<Option<Session>, PageError> {
-    match cookies::get(headers, session::COOKIE) {
-        Some(token) => state
-            .idp
-            .sessions()
-            .from_cookie(token)
-            .await
-            .map_err(|e| PageError::from_idp(lang, &e)),
-        None => Ok(None),
-    }
+    crate::signed_in::session(&state.idp, headers)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))
 }
 
 fn page_error(lang: Lang, e: PasskeyError) -> PageError {
