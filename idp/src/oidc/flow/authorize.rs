@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::pages::{self, Lang};
 use super::validate::{Refusal, ReturnTo, validate};
-use super::{browser_cookie, consent, current_session, grants, refuse_nul, session_cookie_digest};
+use super::{browser_cookie, consent, current_session, grants, session_cookie_digest};
 use crate::authreq::{AuthRequest, BROWSER_COOKIE, Prompt};
 use crate::factors::LevelNeed;
 use crate::oidc::error::{ErrorCode, OAuthError, no_store};
@@ -46,7 +46,8 @@ async fn authorize(idp: &Idp, headers: &HeaderMap, params: Result<Params, OAuthE
         .and_then(|p| p.get("ui_locales"))
         .map(str::to_owned);
     let lang = Lang::choose(None, headers, ui_locales.as_deref());
-    let params = match params.and_then(|p| refuse_nul(&p).map(|()| p)) {
+    // `Params` already refuses NUL and other undecodable input.
+    let params = match params {
         Ok(params) => params,
         Err(error) => return pages::invalid_request_page(lang, &error),
     };

@@ -153,7 +153,6 @@ pub async fn end_session(idp: &Idp, session_id: &str) -> Result<(), IdpError> {
 
 /// Checks a logout request's parameters.
 pub async fn validate(idp: &Idp, params: &Params) -> Result<LogoutRequest, LogoutError> {
-    super::refuse_nul(params).map_err(LogoutError::Invalid)?;
     let invalid = |text: &str| LogoutError::Invalid(OAuthError::invalid_request(text));
     let mut request = LogoutRequest {
         state: params.get("state").map(str::to_owned),

@@ -12,8 +12,6 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 
-use crate::oidc::error::OAuthError;
-use crate::oidc::params::Params;
 use crate::session::Session;
 use crate::{Idp, IdpError};
 
@@ -95,17 +93,6 @@ pub async fn purge_lapsed(idp: &Idp) -> Result<u64, IdpError> {
             .rows_affected();
     }
     Ok(deleted)
-}
-
-/// Refuses parameters holding a NUL character: no identifier or text clave keeps has one, and
-/// PostgreSQL cannot store it, so it is bad input, not a server failure.
-pub(crate) fn refuse_nul(params: &Params) -> Result<(), OAuthError> {
-    match params.iter().find(|(_, value)| value.contains('\0')) {
-        Some((name, _)) => Err(OAuthError::invalid_request(format!(
-            "the value of `{name}` contains a NUL character"
-        ))),
-        None => Ok(()),
-    }
 }
 
 pub use clave_common::http::cookie;

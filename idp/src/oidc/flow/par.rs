@@ -50,7 +50,6 @@ async fn push_request(
     body: Body,
 ) -> Result<PushedResponse, OAuthError> {
     let params = Params::from_form(headers, body).await?;
-    super::refuse_nul(&params)?;
     let client = idp.clients().authenticate(headers, &params).await?;
     if params.has("request_uri") {
         return Err(OAuthError::invalid_request(
