@@ -434,6 +434,58 @@ impl Clients<'_> {
         }
     }
 
+    /// The account `client` knows by `subject`, if any: for a public subject the account
+    /// itself, for a pairwise one the citizen whose authorization this client's sector redeemed
+    /// under that subject (see [`Clients::remember_subject`]).
+    pub async fn account_for_subject(
+        &self,
+        client: &Client,
+        subject: &str,
+    ) -> Result<Option<String>, IdpError> {
+        let found: Option<(String,)> = match client.subject_type {
+            SubjectType::Public => {
+                sqlx::query_as("SELECT id FROM idp_accounts WHERE id = $1")
+                    .bind(subject)
+                    .fetch_optional(self.ctx().db.pool())
+                    .await?
+            }
+            SubjectType::Pairwise => {
+                sqlx::query_as(
+                    "SELECT account_id FROM idp_subjects WHERE sector = $1 AND subject = $2",
+                )
+                .bind(&client.sector)
+                .bind(subject)
+                .fetch_optional(self.ctx().db.pool())
+                .await?
+            }
+        };
+        Ok(found.map(|(id,)| id))
+    }
+
+    /// Records which account `client`'s pairwise subject for `account_id` stands for, so a
+    /// later [`Clients::account_for_subject`] finds it. Idempotent.
+    pub(crate) async fn remember_subject(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        client: &Client,
+        account_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        if client.subject_type == SubjectType::Public {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO idp_subjects (sector, subject, account_id, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (sector, subject) DO NOTHING",
+        )
+        .bind(&client.sector)
+        .bind(client.subject_for_account(account_id))
+        .bind(account_id)
+        .bind(self.ctx().clock.unix())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     /// Every registered client (removed ones excluded), oldest first.
     pub async fn list(&self) -> Result<Vec<Client>, IdpError> {
         let rows: Vec<ClientRow> = sqlx::query_as(&format!(

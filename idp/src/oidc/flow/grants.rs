@@ -191,6 +191,11 @@ pub async fn redeem_code(
         revoke_replayed(idp, &row.grant, "code.replayed").await?;
         return Err(OAuthError::invalid_grant(BAD_CODE));
     }
+    if let Some(account_id) = &row.grant.account_id {
+        idp.clients()
+            .remember_subject(&mut tx, client, account_id)
+            .await?;
+    }
     if let Some(token) = &refresh {
         insert_refresh_token(
             &mut tx,
@@ -522,6 +527,39 @@ mod tests {
             .validate_access_token(&winner.access_token)
             .await;
         assert!(refused.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_redeemed_code_lets_the_client_name_the_citizen_by_its_subject() {
+        let (idp, _clock, _dir) = test_idp().await;
+        let (client, session, _, request) = authorized(&idp).await;
+        let subject = client.subject_for_account(&session.account_id);
+        let clients = idp.clients();
+        assert_eq!(
+            clients
+                .account_for_subject(&client, &subject)
+                .await
+                .unwrap(),
+            None
+        );
+        let code = issue_code(&idp, &request, &session).await.unwrap().unwrap();
+        redeem_code(&idp, &client, &token_params(&code))
+            .await
+            .unwrap();
+        assert_eq!(
+            clients
+                .account_for_subject(&client, &subject)
+                .await
+                .unwrap(),
+            Some(session.account_id.clone())
+        );
+        assert_eq!(
+            clients
+                .account_for_subject(&client, "someone")
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
