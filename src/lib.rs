@@ -14,6 +14,7 @@ use clave_common::journal::Journal;
 use clave_common::seal::{MasterKeys, SealError};
 use clave_common::{Config, Db, SharedClock};
 use clave_idp::Idp;
+use clave_wallet::Wallet;
 
 pub mod cli;
 mod ops;
@@ -57,6 +58,8 @@ pub struct App {
     pub journal: Journal,
     /// The identity provider.
     pub idp: Idp,
+    /// The data wallet.
+    pub wallet: Wallet,
 }
 
 impl App {
@@ -96,8 +99,9 @@ impl App {
             master: master.clone(),
             journal: journal.clone(),
             hash_slots: Arc::new(tokio::sync::Semaphore::new(hash_slots)),
-            claims: Arc::new(clave_idp::claims::NoExtraClaims),
+            claims: Arc::new(clave_wallet::WalletClaims),
         });
+        let wallet = Wallet::new(idp.clone());
         Ok(Self {
             config,
             db,
@@ -105,27 +109,41 @@ impl App {
             master,
             journal,
             idp,
+            wallet,
         })
     }
 
-    /// Creates signing keys on a fresh deployment.
+    /// Creates signing keys and the default attribute catalogue on a fresh deployment.
     pub async fn ensure_keys(&self) -> Result<(), StartupError> {
         self.idp
             .keys()
             .ensure_keys()
             .await
-            .map_err(|e| StartupError::Other(format!("cannot create signing keys: {e}")))
+            .map_err(|e| StartupError::Other(format!("cannot create signing keys: {e}")))?;
+        self.wallet
+            .catalogue()
+            .ensure_defaults()
+            .await
+            .map_err(|e| StartupError::Other(format!("cannot write the attribute catalogue: {e}")))
     }
 
-    /// Starts the background workers (back-channel logout delivery); they stop when `stop`
+    /// Starts the background workers (back-channel logout delivery, consent expiry and
+    /// consent events); they stop when `stop`
     /// turns true.
     pub fn spawn_workers(
         &self,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        vec![tokio::spawn(
-            clave_idp::oidc::flow::backchannel::run_backchannel_worker(self.idp.clone(), stop),
-        )]
+        vec![
+            tokio::spawn(clave_idp::oidc::flow::backchannel::run_backchannel_worker(
+                self.idp.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(clave_wallet::events::run_wallet_worker(
+                self.wallet.clone(),
+                stop,
+            )),
+        ]
     }
 
     /// The whole HTTP surface with its layers.
@@ -140,11 +158,13 @@ impl App {
         );
         let portal = clave_portal::PortalState {
             idp: self.idp.clone(),
+            wallet: self.wallet.clone(),
             config: self.config.clone(),
         };
         let routes = Router::new()
             .merge(ops::routes(self.db.clone()))
             .merge(clave_idp::http::router(self.idp.clone()))
+            .merge(clave_wallet::http::router(self.wallet.clone()))
             .merge(clave_portal::router(portal))
             .fallback(ops::not_found);
         ops::with_layers(routes, &self.config, trusted)

@@ -71,6 +71,30 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// Lifetimes of codes, tokens and sessions.
     pub tokens: TokenConfig,
+    /// The data wallet: consents and publishing.
+    pub wallet: WalletConfig,
+}
+
+/// The data wallet's limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct WalletConfig {
+    /// How long an ongoing consent lasts when the service names no duration, in seconds.
+    pub consent_default_secs: i64,
+    /// The longest ongoing consent a service may ask for, in seconds.
+    pub consent_max_secs: i64,
+    /// The most items one batch publication may carry.
+    pub batch_max_items: usize,
+}
+
+impl Default for WalletConfig {
+    fn default() -> Self {
+        Self {
+            consent_default_secs: 90 * 24 * 3600,
+            consent_max_secs: 365 * 24 * 3600,
+            batch_max_items: 1000,
+        }
+    }
 }
 
 /// The HTTP listener and the public address clave is reached at.
@@ -193,6 +217,7 @@ impl Default for Config {
             passwords: PasswordConfig::default(),
             throttle: ThrottleConfig::default(),
             tokens: TokenConfig::default(),
+            wallet: WalletConfig::default(),
         }
     }
 }
@@ -460,6 +485,16 @@ impl Config {
                 "throttle.address_lockout_failures must be larger than throttle.free_failures"
                     .into(),
             );
+        }
+        let w = &self.wallet;
+        if w.consent_default_secs <= 0 || w.consent_max_secs < w.consent_default_secs {
+            problems.push(
+                "wallet.consent_default_secs must be positive and at most wallet.consent_max_secs"
+                    .into(),
+            );
+        }
+        if w.batch_max_items == 0 || w.batch_max_items > 100_000 {
+            problems.push("wallet.batch_max_items must be between 1 and 100000".into());
         }
         // A request held open longer than this ties up connections and looks like an outage.
         if t.max_delay_ms > 10_000 || t.delay_step_ms > t.max_delay_ms {

@@ -215,40 +215,89 @@ impl Accounts<'_> {
             updated_at: at,
         };
         let mut tx = ctx.db.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO idp_accounts (id, run, given_names, family_names, email, email_verified, \
-             password_hash, roles, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&account.id)
-        .bind(account.run.compact())
-        .bind(&account.given_names)
-        .bind(&account.family_names)
-        .bind(account.email.as_deref())
-        .bind(account.email_verified)
-        .bind(password_hash.as_deref())
-        .bind("[]")
-        .bind("active")
-        .bind(at)
-        .bind(at)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if clave_common::db::is_unique_violation(&e) => {
-                return Err(IdpError::Conflict(format!(
-                    "an account with RUN {} already exists",
-                    account.run
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let event = NewEvent::new("account.created")
-            .subject(&account.id)
-            .data(json!({ "run": account.run.compact(), "has_password": account.has_password }));
-        journal::append(&mut tx, now, &event).await?;
+        insert(&mut tx, &account, password_hash.as_deref(), now).await?;
         tx.commit().await?;
         Ok(account)
+    }
+
+    /// Creates, in the caller's transaction, the account of a citizen a registry knows and
+    /// who has not activated it yet (no password, no email); journaled as `account.created`.
+    /// A second account for one RUN is a [`IdpError::Conflict`].
+    pub async fn create_registered(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        run: Run,
+        given_names: &str,
+        family_names: &str,
+    ) -> Result<Account, IdpError> {
+        let now = self.idp.ctx().clock.now();
+        let at = now.unix_timestamp();
+        let account = Account {
+            id: new_id(),
+            run,
+            given_names: clean_registry_name("given names", given_names)?,
+            family_names: clean_registry_name("family names", family_names)?,
+            email: None,
+            email_verified: false,
+            roles: Vec::new(),
+            status: AccountStatus::Active,
+            has_password: false,
+            created_at: at,
+            updated_at: at,
+        };
+        insert(conn, &account, None, now).await?;
+        Ok(account)
+    }
+
+    /// Replaces, in the caller's transaction, the names an authoritative registry publishes;
+    /// `None` keeps a name as it is.
+    pub async fn set_names(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account_id: &str,
+        given_names: Option<&str>,
+        family_names: Option<&str>,
+    ) -> Result<(), IdpError> {
+        let given = given_names
+            .map(|n| clean_name("given names", n))
+            .transpose()?;
+        let family = family_names
+            .map(|n| clean_name("family names", n))
+            .transpose()?;
+        sqlx::query(
+            "UPDATE idp_accounts SET given_names = COALESCE($1, given_names), \
+             family_names = COALESCE($2, family_names), updated_at = $3 WHERE id = $4",
+        )
+        .bind(given)
+        .bind(family)
+        .bind(self.idp.ctx().clock.unix())
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets, in the caller's transaction, the citizen's email address and whether its
+    /// ownership has been proven.
+    pub async fn set_email(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account_id: &str,
+        email: Option<&str>,
+        verified: bool,
+    ) -> Result<(), IdpError> {
+        let email = clean_email(email)?;
+        let verified = email.is_some() && verified;
+        sqlx::query(
+            "UPDATE idp_accounts SET email = $1, email_verified = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(email)
+        .bind(verified)
+        .bind(self.idp.ctx().clock.unix())
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 
     /// The account with this RUN.
@@ -461,6 +510,59 @@ impl Accounts<'_> {
 
 /// A name with surrounding and repeated whitespace removed; refused when empty, too long or
 /// holding control characters.
+/// Inserts `account` and journals `account.created`, in the caller's transaction.
+async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    account: &Account,
+    password_hash: Option<&str>,
+    now: time::OffsetDateTime,
+) -> Result<(), IdpError> {
+    let at = now.unix_timestamp();
+    let inserted = sqlx::query(
+        "INSERT INTO idp_accounts (id, run, given_names, family_names, email, email_verified, \
+         password_hash, roles, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&account.id)
+    .bind(account.run.compact())
+    .bind(&account.given_names)
+    .bind(&account.family_names)
+    .bind(account.email.as_deref())
+    .bind(account.email_verified)
+    .bind(password_hash)
+    .bind("[]")
+    .bind("active")
+    .bind(at)
+    .bind(at)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if clave_common::db::is_unique_violation(&e) => {
+            return Err(IdpError::Conflict(format!(
+                "an account with RUN {} already exists",
+                account.run
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let event = NewEvent::new("account.created")
+        .subject(&account.id)
+        .data(json!({ "run": account.run.compact(), "has_password": account.has_password }));
+    journal::append(conn, now, &event).await?;
+    Ok(())
+}
+
+/// A name as a registry sends it: like [`clean_name`], but a registry may publish one name
+/// before the other, so an empty one is kept empty until it comes.
+fn clean_registry_name(field: &str, text: &str) -> Result<String, IdpError> {
+    if text.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        clean_name(field, text)
+    }
+}
+
 fn clean_name(field: &str, text: &str) -> Result<String, IdpError> {
     let cleaned = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if cleaned.is_empty() {

@@ -112,8 +112,14 @@ pub struct AuthRequest {
     pub ui_locales: Option<String>,
     /// The digest of the session cookie the browser had when the request came, if any.
     pub prior_session_digest: Option<String>,
+    /// The `authorization_details` (RFC 9396) as sent, checked by the claims provider.
+    pub authorization_details: Option<String>,
+    /// The lowest level of assurance the requested data needs, beyond the client's own.
+    pub min_acr: Option<String>,
     /// When the citizen approved the scopes during this request.
     pub consented_at: Option<i64>,
+    /// The consent the citizen gave during this request, as the claims provider named it.
+    pub consent_ref: Option<String>,
     /// When the request was made.
     pub created_at: i64,
     /// When it lapses.
@@ -152,7 +158,10 @@ struct AuthRequestRow {
     ui_locales: Option<String>,
     browser_digest: String,
     prior_session_digest: Option<String>,
+    authorization_details: Option<String>,
+    min_acr: Option<String>,
     consented_at: Option<i64>,
+    consent_ref: Option<String>,
     created_at: i64,
     expires_at: i64,
 }
@@ -176,7 +185,10 @@ impl AuthRequestRow {
             acr_values: self.acr_values,
             ui_locales: self.ui_locales,
             prior_session_digest: self.prior_session_digest,
+            authorization_details: self.authorization_details,
+            min_acr: self.min_acr,
             consented_at: self.consented_at,
+            consent_ref: self.consent_ref,
             created_at: self.created_at,
             expires_at: self.expires_at,
         }
@@ -186,7 +198,8 @@ impl AuthRequestRow {
 const SELECT_PENDING: &str = "SELECT id, client_id, client_name, redirect_uri, \
      CAST(redirect_uri_given AS INTEGER) AS redirect_uri_given, \
      scope, state, nonce, code_challenge, response_mode, prompt, max_age, login_hint, acr_values, \
-     ui_locales, browser_digest, prior_session_digest, consented_at, created_at, expires_at \
+     ui_locales, browser_digest, prior_session_digest, authorization_details, min_acr, \
+     consented_at, consent_ref, created_at, expires_at \
      FROM idp_auth_requests WHERE id = $1 AND completed_at IS NULL AND expires_at > $2";
 
 /// The pending authorization requests.
@@ -255,8 +268,9 @@ impl AuthRequests<'_> {
             "INSERT INTO idp_auth_requests (id, client_id, client_name, redirect_uri, \
              redirect_uri_given, scope, state, nonce, code_challenge, response_mode, prompt, \
              max_age, login_hint, acr_values, ui_locales, browser_digest, prior_session_digest, \
-             created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             authorization_details, min_acr, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21)",
         )
         .bind(&request.id)
         .bind(&request.client_id)
@@ -275,6 +289,8 @@ impl AuthRequests<'_> {
         .bind(&request.ui_locales)
         .bind(token_digest(browser_cookie))
         .bind(&request.prior_session_digest)
+        .bind(&request.authorization_details)
+        .bind(&request.min_acr)
         .bind(request.created_at)
         .bind(request.expires_at)
         .execute(self.ctx.db.pool())
@@ -282,18 +298,23 @@ impl AuthRequests<'_> {
         Ok(())
     }
 
-    /// Records that the citizen approved the scopes during this request, so `prompt=consent`
-    /// is satisfied when the request resumes.
+    /// Records that the citizen approved the scopes during this request (under the claims
+    /// provider's consent `consent_ref`, if it made one), so `prompt=consent` is satisfied
+    /// and the consent page is not shown again when the request resumes.
     pub(crate) async fn mark_consented(
         &self,
         conn: &mut sqlx::AnyConnection,
         id: &str,
+        consent_ref: Option<&str>,
     ) -> Result<(), IdpError> {
-        sqlx::query("UPDATE idp_auth_requests SET consented_at = $1 WHERE id = $2")
-            .bind(self.ctx.clock.unix())
-            .bind(id)
-            .execute(conn)
-            .await?;
+        sqlx::query(
+            "UPDATE idp_auth_requests SET consented_at = $1, consent_ref = $2 WHERE id = $3",
+        )
+        .bind(self.ctx.clock.unix())
+        .bind(consent_ref)
+        .bind(id)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 

@@ -1,10 +1,11 @@
 //! Which facts about a citizen a service receives: the idp's own claims, chosen by scope, and
 //! the [`ClaimsProvider`] through which other parts of clave (the data wallet) add more.
 //!
-//! ID tokens carry only the protocol claims (`iss`, `sub`, `aud`, `acr`, …); everything about
-//! the person is released at userinfo, where each read can be checked against the current
-//! approval and the session. clave does not support the `claims` request parameter, so a
-//! client cannot ask for personal claims inside the ID token.
+//! The idp's own claims about the person are released at userinfo, where each read can be
+//! checked against the current approval and the session; ID tokens carry the protocol claims
+//! (`iss`, `sub`, `aud`, `acr`, …) and, at the code exchange, what the provider releases
+//! under the citizen's consent for that login. clave does not support the `claims` request
+//! parameter.
 
 use std::fmt;
 use std::future::Future;
@@ -12,7 +13,9 @@ use std::pin::Pin;
 
 use serde_json::{Map, Value, json};
 
+use crate::Idp;
 use crate::accounts::Account;
+use crate::authreq::AuthRequest;
 use crate::clients::Client;
 
 /// Claims as a JSON object.
@@ -20,6 +23,8 @@ pub type Claims = Map<String, Value>;
 
 /// The future a [`ClaimsProvider`] returns.
 pub type ClaimsFuture<'a> = Pin<Box<dyn Future<Output = Result<Claims, ClaimsError>> + Send + 'a>>;
+/// Any other future a [`ClaimsProvider`] returns.
+pub type ProviderFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The scope that releases the citizen's names.
 pub const SCOPE_PROFILE: &str = "profile";
@@ -40,7 +45,59 @@ pub enum ClaimsError {
     Unavailable(String),
 }
 
-/// What a [`ClaimsProvider`] is asked about: one citizen, one service, the granted scopes.
+/// Why a [`ClaimsProvider`] refuses an authorization request.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestRefusal {
+    /// The `authorization_details` are malformed, name something unknown, or ask for data the
+    /// client may not ask for; the text says what to fix.
+    #[error("{0}")]
+    InvalidDetails(String),
+    /// The provider could not answer.
+    #[error(transparent)]
+    Unavailable(#[from] ClaimsError),
+}
+
+/// An authorization request as the [`ClaimsProvider`] checks it, before it is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestCheck<'a> {
+    /// The client asking.
+    pub client: &'a Client,
+    /// The requested scopes.
+    pub scopes: &'a [String],
+    /// The `authorization_details` parameter as sent (RFC 9396), if any.
+    pub authorization_details: Option<&'a str>,
+}
+
+/// What a [`ClaimsProvider`] adds to an accepted request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestTerms {
+    /// The lowest level of assurance the requested data needs (sensitive attributes), if any.
+    pub min_acr: Option<String>,
+}
+
+/// Whether the data a request asks for needs the citizen's approval now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentState {
+    /// Nothing beyond the idp's own claims is asked for (or there is nothing to release).
+    NotNeeded,
+    /// A standing consent (its id) already covers what is asked.
+    Covered(String),
+    /// The citizen must be asked.
+    Ask,
+}
+
+/// One pending request and the citizen it is for.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentQuery<'a> {
+    /// The logged-in citizen.
+    pub account: &'a Account,
+    /// The client asking.
+    pub client: &'a Client,
+    /// The pending request.
+    pub request: &'a AuthRequest,
+}
+
+/// Claims for one citizen, one service, under one authorization.
 #[derive(Debug, Clone, Copy)]
 pub struct ClaimsRequest<'a> {
     /// The citizen.
@@ -49,15 +106,92 @@ pub struct ClaimsRequest<'a> {
     pub client: &'a Client,
     /// The scopes of the access token presented.
     pub scopes: &'a [String],
+    /// The consent the authorization released data under, if any.
+    pub consent_ref: Option<&'a str>,
+    /// The level of assurance of the authorization.
+    pub acr: Option<&'a str>,
+    /// Where the claims go.
+    pub channel: Channel,
 }
 
-/// A source of claims beyond the idp's own (names, email, RUN).
+/// Where released claims go, for the citizen's access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Into an ID token, at the code exchange.
+    IdToken,
+    /// Out of the userinfo endpoint.
+    Userinfo,
+}
+
+impl Channel {
+    /// The name recorded in the access log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdToken => "id_token",
+            Self::Userinfo => "userinfo",
+        }
+    }
+}
+
+/// A source of claims beyond the idp's own (names, email, RUN), and the keeper of the
+/// consents under which they are released: clave's data wallet.
 ///
-/// Dyn-compatible so the server can hold any implementation as `Arc<dyn ClaimsProvider>`.
+/// The idp consults it at each step of a login: when a request comes in
+/// ([`ClaimsProvider::check_request`]), when deciding whether to show the consent page
+/// ([`ClaimsProvider::consent_state`]), when the citizen approves
+/// ([`ClaimsProvider::record_consent`], inside the idp's transaction), and when it releases
+/// claims ([`ClaimsProvider::extra_claims`]). The defaults describe a provider with nothing
+/// to release. Dyn-compatible so the server can hold any implementation as
+/// `Arc<dyn ClaimsProvider>`.
 pub trait ClaimsProvider: Send + Sync + fmt::Debug {
+    /// Checks the data a request asks for; refusing `authorization_details` by default.
+    fn check_request<'a>(
+        &'a self,
+        idp: &'a Idp,
+        request: RequestCheck<'a>,
+    ) -> ProviderFuture<'a, Result<RequestTerms, RequestRefusal>> {
+        let _ = idp;
+        let result = match request.authorization_details {
+            Some(_) => Err(RequestRefusal::InvalidDetails(
+                "this server accepts no `authorization_details`".into(),
+            )),
+            None => Ok(RequestTerms::default()),
+        };
+        Box::pin(std::future::ready(result))
+    }
+
+    /// The scopes that ask for the provider's data, which clients may be registered for.
+    fn data_scopes<'a>(
+        &'a self,
+        _idp: &'a Idp,
+    ) -> ProviderFuture<'a, Result<Vec<String>, ClaimsError>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// Whether the citizen must approve the data `query.request` asks for.
+    fn consent_state<'a>(
+        &'a self,
+        _idp: &'a Idp,
+        _query: ConsentQuery<'a>,
+    ) -> ProviderFuture<'a, Result<ConsentState, ClaimsError>> {
+        Box::pin(std::future::ready(Ok(ConsentState::NotNeeded)))
+    }
+
+    /// Records the citizen's approval of `query.request`, keeping of its optional data only
+    /// `kept`, in the idp's transaction `conn`. Returns the consent's id, if one was made.
+    fn record_consent<'a>(
+        &'a self,
+        _idp: &'a Idp,
+        _conn: &'a mut sqlx::AnyConnection,
+        _query: ConsentQuery<'a>,
+        _kept: &'a [String],
+    ) -> ProviderFuture<'a, Result<Option<String>, ClaimsError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
     /// The extra claims released to `request.client` about `request.account`. They never
     /// override the idp's own claims.
-    fn extra_claims<'a>(&'a self, request: ClaimsRequest<'a>) -> ClaimsFuture<'a>;
+    fn extra_claims<'a>(&'a self, idp: &'a Idp, request: ClaimsRequest<'a>) -> ClaimsFuture<'a>;
 }
 
 /// The provider used until another is wired in: it adds nothing.
@@ -65,7 +199,7 @@ pub trait ClaimsProvider: Send + Sync + fmt::Debug {
 pub struct NoExtraClaims;
 
 impl ClaimsProvider for NoExtraClaims {
-    fn extra_claims<'a>(&'a self, _request: ClaimsRequest<'a>) -> ClaimsFuture<'a> {
+    fn extra_claims<'a>(&'a self, _idp: &'a Idp, _request: ClaimsRequest<'a>) -> ClaimsFuture<'a> {
         Box::pin(std::future::ready(Ok(Claims::new())))
     }
 }

@@ -23,6 +23,8 @@ use crate::keys::{SigningAlg, SubjectKey};
 use crate::{Ctx, Idp, IdpError};
 
 pub mod auth;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod validate;
 
 /// Every scope a client may be registered for. Extend this list when a new scope is defined
@@ -34,6 +36,10 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "run",
     "name",
     "offline_access",
+    // The data wallet's APIs; the scopes that release attributes come from its catalogue.
+    "wallet",
+    "wallet:read",
+    "wallet:publish",
 ];
 
 /// Scopes a client with redirect URIs gets when the operator names none.
@@ -344,7 +350,13 @@ impl Clients<'_> {
 
     /// Registers a client after checking every field; journaled as `client.registered`.
     pub async fn register(&self, new: NewClient) -> Result<RegisteredClient, IdpError> {
-        let checked = validate::check(new)?;
+        let data_scopes = self
+            .ctx()
+            .claims
+            .data_scopes(self.idp)
+            .await
+            .map_err(|e| IdpError::Internal(format!("the claims provider failed: {e}")))?;
+        let checked = validate::check(new, &data_scopes)?;
         let client_id = random_token(18);
         let secret = checked.has_secret().then(|| random_token(32));
         let digest = secret

@@ -1,8 +1,11 @@
 //! `/consent`: the citizen approves (or declines) what a service asks to know.
 //!
 //! Reached from the authorization endpoint with `?req=<id>` when a service asks for scopes the
-//! citizen has not approved for it yet, or sends `prompt=consent`. The page names the service
-//! and each piece of information in plain words; the decision goes to the idp
+//! citizen has not approved for it yet, asks for data from the wallet, or sends
+//! `prompt=consent`. The page names the service and each piece of information in plain words;
+//! for wallet data it shows the purpose, the legal basis, the duration, and each attribute
+//! with its current value and source, optional ones with a box to untick. The decision goes
+//! to the idp
 //! ([`clave_idp::oidc::flow::consent`]), which remembers it, journals it and answers the
 //! browser: back to the authorization endpoint, or `access_denied` to the service.
 
@@ -55,6 +58,44 @@ pub struct ConsentTexts {
     pub offline: &'static str,
     /// Before a scope clave has no words for.
     pub other: &'static str,
+    /// The heading of the data table.
+    pub data_heading: &'static str,
+    /// The table's caption.
+    pub data_caption: &'static str,
+    /// Column: the information.
+    pub col_data: &'static str,
+    /// Column: its current value.
+    pub col_value: &'static str,
+    /// Column: who vouches for it.
+    pub col_source: &'static str,
+    /// Column: whether to share it.
+    pub col_share: &'static str,
+    /// For a value the citizen entered.
+    pub source_citizen: &'static str,
+    /// Marks a value no source has verified.
+    pub unverified: &'static str,
+    /// For required data: approve or decline the whole request.
+    pub required: &'static str,
+    /// The label of the box that shares optional data.
+    pub share: &'static str,
+    /// Before the purpose.
+    pub purpose: &'static str,
+    /// When the service stated no purpose.
+    pub no_purpose: &'static str,
+    /// Before the legal basis.
+    pub legal_basis: &'static str,
+    /// Before the duration.
+    pub duration: &'static str,
+    /// A one-time consent.
+    pub once: &'static str,
+    /// An ongoing consent: "until" and a date follow.
+    pub until: &'static str,
+    /// After an ongoing consent's date: how to withdraw it.
+    pub revocable: &'static str,
+    /// Yes and no, for boolean values.
+    pub yes: &'static str,
+    /// No.
+    pub no: &'static str,
 }
 
 /// Spanish.
@@ -71,6 +112,25 @@ pub static ES: ConsentTexts = ConsentTexts {
     run: "Conocer tu RUN (tu número de identidad)",
     offline: "Seguir accediendo a estos datos mientras tu sesión esté activa",
     other: "Otro permiso:",
+    data_heading: "Datos que se compartirán",
+    data_caption: "Cada dato, su valor actual y la institución que lo respalda",
+    col_data: "Dato",
+    col_value: "Valor actual",
+    col_source: "Fuente",
+    col_share: "Compartir",
+    source_citizen: "Ingresado por ti",
+    unverified: "(sin verificar)",
+    required: "Necesario para el servicio",
+    share: "Compartir",
+    purpose: "Para qué:",
+    no_purpose: "El servicio no declaró un propósito.",
+    legal_basis: "Fundamento legal:",
+    duration: "Duración:",
+    once: "Solo para este ingreso.",
+    until: "Hasta el",
+    revocable: "Puedes revocar este permiso cuando quieras en Mis permisos.",
+    yes: "Sí",
+    no: "No",
 };
 
 /// English.
@@ -87,6 +147,25 @@ pub static EN: ConsentTexts = ConsentTexts {
     run: "Know your RUN (your national identity number)",
     offline: "Keep accessing this information while your session lasts",
     other: "Another permission:",
+    data_heading: "Information to be shared",
+    data_caption: "Each piece of information, its current value and the agency that vouches for it",
+    col_data: "Information",
+    col_value: "Current value",
+    col_source: "Source",
+    col_share: "Share",
+    source_citizen: "Entered by you",
+    unverified: "(not verified)",
+    required: "Needed by the service",
+    share: "Share",
+    purpose: "Purpose:",
+    no_purpose: "The service stated no purpose.",
+    legal_basis: "Legal basis:",
+    duration: "Duration:",
+    once: "For this login only.",
+    until: "Until",
+    revocable: "You can revoke this permission at any time in My permissions.",
+    yes: "Yes",
+    no: "No",
 };
 
 fn texts(lang: Lang) -> &'static ConsentTexts {
@@ -126,8 +205,108 @@ struct ConsentPage {
     service: String,
     citizen: String,
     items: Vec<String>,
+    data: Option<DataRequest>,
     req: String,
     csrf: String,
+}
+
+/// What the wallet would release, as the page shows it.
+struct DataRequest {
+    rows: Vec<DataRow>,
+    purpose: Option<String>,
+    legal_basis: Option<String>,
+    /// `None` for a one-time consent; the end date of an ongoing one.
+    until: Option<String>,
+}
+
+/// One attribute on the page.
+struct DataRow {
+    name: String,
+    label: String,
+    value: String,
+    source: String,
+    verified: bool,
+    required: bool,
+}
+
+/// The wallet's part of the request: the attributes the citizen has a value for, with their
+/// sources, and the terms of the consent.
+async fn data_request(
+    state: &PortalState,
+    prompt: &ConsentPrompt,
+    lang: Lang,
+    t: &'static ConsentTexts,
+) -> Result<Option<DataRequest>, clave_wallet::WalletError> {
+    let wallet = &state.wallet;
+    let Some(client) = state.idp.clients().get(&prompt.request.client_id).await? else {
+        return Ok(None);
+    };
+    let ask = wallet.ask_of(&client, &prompt.request).await?;
+    let values = wallet
+        .values()
+        .holding(&prompt.account.id, &ask.all())
+        .await?;
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let names = wallet.values().source_names(&values).await?;
+    let catalogue = wallet.catalogue().list().await?;
+    let mut rows = Vec::new();
+    for name in ask.all() {
+        let Some(value) = values.iter().find(|v| v.attribute == name) else {
+            continue;
+        };
+        let label = catalogue
+            .iter()
+            .find(|d| d.name == name)
+            .map_or_else(|| name.clone(), |d| d.label(lang).to_owned());
+        let source = if value.source == clave_wallet::values::CITIZEN {
+            t.source_citizen.to_owned()
+        } else {
+            names.get(&value.source).cloned().unwrap_or_default()
+        };
+        rows.push(DataRow {
+            required: ask.required.contains(&name),
+            name,
+            label,
+            value: shown(&value.value, t),
+            source,
+            verified: value.verified,
+        });
+    }
+    let terms = wallet.consents().terms(&client.client_id).await?;
+    let until = match ask.mode {
+        clave_wallet::consent::Mode::OneTime => None,
+        clave_wallet::consent::Mode::Ongoing => {
+            let secs = ask
+                .expires_in
+                .unwrap_or(state.config.wallet.consent_default_secs);
+            let end = wallet.idp().ctx().clock.unix() + secs;
+            Some(clave_wallet::value::rfc3339(end).chars().take(10).collect())
+        }
+    };
+    Ok(Some(DataRequest {
+        rows,
+        purpose: ask.purpose.or(terms.purpose),
+        legal_basis: terms.legal_basis,
+        until,
+    }))
+}
+
+/// A value as a citizen reads it.
+fn shown(value: &serde_json::Value, t: &ConsentTexts) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => t.yes.to_owned(),
+        Value::Bool(false) => t.no.to_owned(),
+        Value::Object(fields) => clave_wallet::value::ADDRESS_FIELDS
+            .iter()
+            .filter_map(|f| fields.get(*f).and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
 }
 
 fn page_error(error: ConsentError, lang: Lang) -> Result<Response, PageError> {
@@ -167,12 +346,27 @@ async fn show(
         cookies.push(lang.remember(secure));
     }
     let t = texts(lang);
+    let data = data_request(&state, &prompt, lang, t)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e.into_idp()))?;
+    // Scopes whose data is listed in the table need no words of their own.
+    let data_scopes = state.wallet.catalogue().scopes().await.unwrap_or_default();
+    let scopes: Vec<String> = prompt
+        .scopes
+        .iter()
+        .filter(|s| {
+            matches!(s.as_str(), "profile" | "name" | "email")
+                || !data_scopes.iter().any(|d| d == *s)
+        })
+        .cloned()
+        .collect();
     let page = ConsentPage {
         chrome: Chrome::with_switch(lang, "/consent", &[("req", req)]),
         t,
         service: prompt.request.client_name.clone(),
         citizen: prompt.account.full_name(),
-        items: describe(&prompt.scopes, t),
+        items: describe(&scopes, t),
+        data,
         req: prompt.request.id.clone(),
         csrf: csrf.value().to_owned(),
     };
@@ -198,7 +392,8 @@ async fn submit(
         Some("deny") => Decision::Deny,
         _ => return Err(PageError::new(PageErrorKind::BadRequest, lang)),
     };
-    match consent::decide(&state.idp, req, &headers, decision).await {
+    let kept = form.all("share");
+    match consent::decide(&state.idp, req, &headers, decision, &kept).await {
         Ok(response) => Ok(response),
         Err(error) => page_error(error, lang),
     }

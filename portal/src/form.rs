@@ -33,6 +33,15 @@ impl Fields {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every value of `name`, in order (a group of checkboxes).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+
     /// The first value of `name`, if not empty.
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         self.get(name).filter(|value| !value.is_empty())

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use clave_common::Config;
 use clave_idp::Idp;
+use clave_wallet::Wallet;
 
 pub mod assets;
 pub mod consent;
@@ -34,6 +35,8 @@ mod signed_in;
 pub struct PortalState {
     /// The identity provider.
     pub idp: Idp,
+    /// The data wallet.
+    pub wallet: Wallet,
     /// The configuration in force.
     pub config: Arc<Config>,
 }

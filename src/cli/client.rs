@@ -7,6 +7,7 @@ use anyhow::Context;
 use clave_idp::IdpError;
 use clave_idp::clients::{Client, NewClient, SubjectType};
 use clave_idp::keys::SigningAlg;
+use clave_wallet::consent::ClientTerms;
 use serde_json::{Value, json};
 
 use super::CliContext;
@@ -34,6 +35,25 @@ pub enum ClientCmd {
         /// The client id.
         client_id: String,
     },
+    /// Set what a client tells citizens when it asks for their data, and where it hears of
+    /// ended consents.
+    Terms(TermsArgs),
+}
+
+/// Flags of `clave client terms`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TermsArgs {
+    /// The client id.
+    pub client_id: String,
+    /// The purpose shown on the consent page when a request states none.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// The legal basis the service relies on (a law, a decree).
+    #[arg(long)]
+    pub legal_basis: Option<String>,
+    /// Where consent events (revocations, expiries) are POSTed as Security Event Tokens.
+    #[arg(long, value_name = "URI")]
+    pub consent_events_uri: Option<String>,
 }
 
 /// How pairwise or public subjects are chosen, as a flag value.
@@ -103,6 +123,15 @@ pub struct AddArgs {
     /// Where the client publishes its keys (recorded with the registration).
     #[arg(long, value_name = "URI")]
     pub jwks_uri: Option<String>,
+    /// The purpose shown on the consent page when a request states none.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// The legal basis the service relies on when it asks for citizens' data.
+    #[arg(long)]
+    pub legal_basis: Option<String>,
+    /// Where consent events (revocations, expiries) are POSTed.
+    #[arg(long, value_name = "URI")]
+    pub consent_events_uri: Option<String>,
 }
 
 /// Runs a client command.
@@ -110,9 +139,25 @@ pub async fn run(cmd: ClientCmd, ctx: &CliContext) -> anyhow::Result<()> {
     let clients = ctx.app.idp.clients();
     match cmd {
         ClientCmd::Add(args) => {
+            let terms = ClientTerms {
+                purpose: args.purpose.clone(),
+                legal_basis: args.legal_basis.clone(),
+                consent_events_uri: args.consent_events_uri.clone(),
+            };
+            if let Some(uri) = &terms.consent_events_uri {
+                clave_idp::clients::validate::check_uri(uri)
+                    .map_err(|e| anyhow::anyhow!("invalid consent events URI: {e}"))?;
+            }
             let new = new_client(*args)?;
             let registered = clients.register(new).await.map_err(explain)?;
             let client = &registered.client;
+            if terms != ClientTerms::default() {
+                ctx.app
+                    .wallet
+                    .consents()
+                    .set_terms(&client.client_id, &terms)
+                    .await?;
+            }
             let mut out = json!({ "client_id": client.client_id });
             if let Some(secret) = &registered.client_secret {
                 out["client_secret"] = json!(secret);
@@ -180,6 +225,7 @@ pub async fn run(cmd: ClientCmd, ctx: &CliContext) -> anyhow::Result<()> {
             let human = serde_json::to_string_pretty(&out).unwrap_or_else(|_| out.to_string());
             ctx.print(&out, human);
         }
+        ClientCmd::Terms(args) => set_terms(args, ctx).await?,
     }
     Ok(())
 }
@@ -232,6 +278,22 @@ fn describe(client: &Client) -> Value {
 }
 
 /// Turns a service error into the message the operator sees.
+async fn set_terms(args: TermsArgs, ctx: &CliContext) -> anyhow::Result<()> {
+    let terms = ClientTerms {
+        purpose: args.purpose,
+        legal_basis: args.legal_basis,
+        consent_events_uri: args.consent_events_uri,
+    };
+    ctx.app
+        .wallet
+        .consents()
+        .set_terms(&args.client_id, &terms)
+        .await?;
+    let out = json!({ "client_id": args.client_id, "terms": terms });
+    ctx.print(&out, format!("terms of {} set", args.client_id));
+    Ok(())
+}
+
 fn explain(err: IdpError) -> anyhow::Error {
     match err {
         IdpError::Invalid(text) => anyhow::anyhow!("invalid client registration: {text}"),

@@ -14,6 +14,7 @@ use clave_common::db::Backend;
 
 use crate::App;
 
+pub mod attribute;
 pub mod citizen;
 pub mod client;
 pub mod keys;
@@ -64,6 +65,12 @@ pub enum Command {
     /// Token-signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// The data wallet's attribute catalogue and its authoritative sources.
+    #[command(subcommand)]
+    Attribute(attribute::AttributeCmd),
+    /// Bulk imports.
+    #[command(subcommand)]
+    Import(attribute::ImportCmd),
 }
 
 /// Journal commands.
@@ -131,9 +138,11 @@ fn load_config(cli: &Cli, overrides: Overrides) -> anyhow::Result<Config> {
 
 async fn open_app(config: Config) -> anyhow::Result<App> {
     let migrate = config.database.migrate_on_start;
-    App::open(config, Arc::new(clave_common::clock::SystemClock), migrate)
-        .await
-        .map_err(anyhow::Error::from)
+    let app = App::open(config, Arc::new(clave_common::clock::SystemClock), migrate).await?;
+    // Commands that change the catalogue or import values see the defaults even before the
+    // server first ran.
+    app.wallet.catalogue().ensure_defaults().await?;
+    Ok(app)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -183,6 +192,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Keys(cmd) => {
                     keys::run(cmd.clone(), &ctx).await?;
                     ExitCode::SUCCESS
+                }
+                Command::Attribute(cmd) => {
+                    attribute::run(cmd.clone(), &ctx).await?;
+                    ExitCode::SUCCESS
+                }
+                Command::Import(cmd) => {
+                    if attribute::import(cmd.clone(), &ctx).await? {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
                 }
                 Command::Serve(_) | Command::CheckConfig | Command::Migrate => ExitCode::SUCCESS,
             };

@@ -56,7 +56,9 @@ fn invalid(text: impl Into<String>) -> IdpError {
 }
 
 /// Checks a registration and applies the defaults.
-pub(super) fn check(new: NewClient) -> Result<Checked, IdpError> {
+/// `data_scopes` are the scopes the claims provider defines (the wallet's attribute scopes),
+/// allowed beside [`KNOWN_SCOPES`].
+pub(super) fn check(new: NewClient, data_scopes: &[String]) -> Result<Checked, IdpError> {
     let name = new.name.trim().to_owned();
     if name.is_empty() {
         return Err(invalid("the client needs a name (--name)"));
@@ -128,10 +130,12 @@ pub(super) fn check(new: NewClient) -> Result<Checked, IdpError> {
         .flat_map(|s| s.split(' '))
         .filter(|s| !s.is_empty())
     {
-        if !KNOWN_SCOPES.contains(&scope) {
+        if !KNOWN_SCOPES.contains(&scope) && !data_scopes.iter().any(|s| s == scope) {
+            let mut known: Vec<&str> = KNOWN_SCOPES.to_vec();
+            known.extend(data_scopes.iter().map(String::as_str));
             return Err(invalid(format!(
                 "unknown scope {scope:?}; known scopes: {}",
-                KNOWN_SCOPES.join(", ")
+                known.join(", ")
             )));
         }
         if !scopes.iter().any(|s| s == scope) {
@@ -292,6 +296,10 @@ fn check_jwks(jwks: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(new: NewClient) -> Result<Checked, IdpError> {
+        super::check(new, &[])
+    }
 
     fn base() -> NewClient {
         NewClient {

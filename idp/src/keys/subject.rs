@@ -21,6 +21,12 @@ const SUBJECT_SECRET: &str = "pairwise-subject";
 pub(crate) struct SubjectKey(Vec<u8>);
 
 impl SubjectKey {
+    /// A key for tests of code that needs a [`crate::clients::Client`] value.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn fixed() -> Self {
+        Self(vec![7; 32])
+    }
+
     /// The pairwise subject of `account_id` within `sector`.
     pub(crate) fn subject(&self, sector: &str, account_id: &str) -> String {
         derive_subject(&self.0, sector, account_id)

@@ -52,6 +52,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// The bearer token lacks the scope the resource needs (RFC 6750).
     InsufficientScope,
+    /// The `authorization_details` are malformed or ask for what may not be asked (RFC 9396).
+    InvalidAuthorizationDetails,
 }
 
 impl ErrorCode {
@@ -76,6 +78,7 @@ impl ErrorCode {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidAuthorizationDetails => "invalid_authorization_details",
         }
     }
 

@@ -152,6 +152,9 @@ pub struct AccessTokenClaims {
     /// The citizen's account, read from the grant (never from the token).
     #[serde(skip)]
     pub account_id: Option<String>,
+    /// The consent the grant releases data under, read from the grant.
+    #[serde(skip)]
+    pub consent_ref: Option<String>,
 }
 
 impl AccessTokenClaims {
@@ -227,6 +230,7 @@ struct GrantState {
     client_id: String,
     account_id: Option<String>,
     session_id: Option<String>,
+    consent_ref: Option<String>,
     revoked_at: Option<i64>,
 }
 
@@ -401,6 +405,7 @@ impl Tokens<'_> {
                 .and_then(|v| serde_json::from_value(v.clone()).ok()),
             auth_time: c.get("auth_time").and_then(Value::as_i64),
             account_id: None,
+            consent_ref: None,
             client_id,
         })
     }
@@ -423,7 +428,8 @@ impl Tokens<'_> {
         }
         if let Some(grant_id) = &claims.grant_id {
             let grant: Option<GrantState> = sqlx::query_as(
-                "SELECT client_id, account_id, session_id, revoked_at FROM idp_grants WHERE id = $1",
+                "SELECT client_id, account_id, session_id, consent_ref, revoked_at FROM idp_grants \
+                 WHERE id = $1",
             )
             .bind(grant_id)
             .fetch_optional(pool)
@@ -440,6 +446,7 @@ impl Tokens<'_> {
             }
             claims.account_id = grant.account_id;
             claims.session_id = grant.session_id;
+            claims.consent_ref = grant.consent_ref;
         }
         if let Some(session_id) = &claims.session_id {
             let session: Option<(Option<i64>,)> =
@@ -552,6 +559,30 @@ impl Tokens<'_> {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Revokes every grant that released data under the consent `consent_ref` (see
+    /// [`crate::claims::ClaimsProvider`]), in the caller's transaction. Returns how many were
+    /// still active.
+    pub async fn revoke_grants_under_consent(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        consent_ref: &str,
+        reason: &str,
+    ) -> Result<usize, sqlx::Error> {
+        let grants: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM idp_grants WHERE consent_ref = $1 AND revoked_at IS NULL",
+        )
+        .bind(consent_ref)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut revoked = 0;
+        for (grant_id,) in grants {
+            if self.revoke_grant(conn, &grant_id, reason).await? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
     /// Revokes a grant: every access and refresh token issued under it is refused from now

@@ -134,7 +134,7 @@ pub struct Browser {
 pub struct Form {
     /// Where it posts (absolute).
     pub action: String,
-    /// Its hidden fields.
+    /// Its hidden fields and ticked checkboxes.
     pub fields: Vec<(String, String)>,
 }
 
@@ -275,9 +275,11 @@ pub fn form_with(html: &str, field: &str, page_url: &str) -> Form {
             while let Some(at) = inputs.find("<input") {
                 let tag_end = inputs[at..].find('>').map_or(inputs.len(), |e| at + e);
                 let tag = &inputs[at..tag_end];
-                if attribute(tag, "type").as_deref() == Some("hidden")
-                    && let Some(name) = attribute(tag, "name")
-                {
+                // What a browser sends: hidden fields and ticked boxes.
+                let kind = attribute(tag, "type");
+                let sent = kind.as_deref() == Some("hidden")
+                    || (kind.as_deref() == Some("checkbox") && tag.contains(" checked"));
+                if sent && let Some(name) = attribute(tag, "name") {
                     fields.push((name, attribute(tag, "value").unwrap_or_default()));
                 }
                 inputs = &inputs[tag_end..];

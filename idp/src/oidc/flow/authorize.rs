@@ -17,6 +17,7 @@ use super::pages::{self, Lang};
 use super::validate::{Refusal, ReturnTo, validate};
 use super::{browser_cookie, consent, current_session, grants, session_cookie_digest};
 use crate::authreq::{AuthRequest, BROWSER_COOKIE, Prompt};
+use crate::claims::{ConsentQuery, ConsentState};
 use crate::factors::LevelNeed;
 use crate::oidc::error::{ErrorCode, OAuthError, no_store};
 use crate::oidc::params::Params;
@@ -117,8 +118,9 @@ pub(crate) enum Step {
     /// The client was removed since the request came in: its redirect URI is no longer
     /// trusted, so the browser is told on a page instead.
     ClientGone,
-    /// Everything is in place: issue a code for this session.
-    Issue(Box<Session>),
+    /// Everything is in place: issue a code for this session, releasing data under the
+    /// consent named, if any.
+    Issue(Box<Session>, Option<String>),
 }
 
 /// Takes the next step of a stored request and answers the browser.
@@ -166,12 +168,14 @@ async fn proceed(
                 &OAuthError::unauthorized_client("the service is no longer registered"),
             )
         }
-        Ok(Step::Issue(session)) => match grants::issue_code(idp, request, &session).await {
-            Ok(Some(code)) => back.code(idp, &code),
-            // Another tab or node answered this request already.
-            Ok(None) => pages::request_gone_page(lang),
-            Err(error) => pages::failure_page(lang, &error),
-        },
+        Ok(Step::Issue(session, consent)) => {
+            match grants::issue_code(idp, request, &session, consent.as_deref()).await {
+                Ok(Some(code)) => back.code(idp, &code),
+                // Another tab or node answered this request already.
+                Ok(None) => pages::request_gone_page(lang),
+                Err(error) => pages::failure_page(lang, &error),
+            }
+        }
         Err(error) => pages::failure_page(lang, &error),
     }
 }
@@ -206,7 +210,7 @@ pub(crate) async fn next_step(
     let has = level(&session.acr);
     let summary = idp.factors().summary(&session.account_id).await?;
     let need = LevelNeed::of(
-        client.min_acr.as_deref(),
+        stronger(client.min_acr.as_deref(), request.min_acr.as_deref()),
         request.acr_values.as_deref(),
         &summary,
     );
@@ -235,7 +239,38 @@ pub(crate) async fn next_step(
     if asked_again || !consent::covers(&approved, &scopes) {
         return Ok(Step::Consent);
     }
-    Ok(Step::Issue(Box::new(session)))
+    if request.consented_at.is_some() {
+        return Ok(Step::Issue(Box::new(session), request.consent_ref.clone()));
+    }
+    let Some(account) = idp.accounts().get(&session.account_id).await? else {
+        return Ok(Step::Login);
+    };
+    let state = idp
+        .ctx()
+        .claims
+        .consent_state(
+            idp,
+            ConsentQuery {
+                account: &account,
+                client: &client,
+                request,
+            },
+        )
+        .await
+        .map_err(|e| IdpError::Internal(format!("the claims provider failed: {e}")))?;
+    match state {
+        ConsentState::Ask => Ok(Step::Consent),
+        ConsentState::Covered(consent) => Ok(Step::Issue(Box::new(session), Some(consent))),
+        ConsentState::NotNeeded => Ok(Step::Issue(Box::new(session), None)),
+    }
+}
+
+/// The stronger of two required levels of assurance.
+fn stronger<'a>(a: Option<&'a str>, b: Option<&'a str>) -> Option<&'a str> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if level(b) > level(a) { b } else { a }),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The rank of an authentication level: 1 password, 2 password and a second factor, 3 a
@@ -394,7 +429,7 @@ mod tests {
         let step = next_step(&idp, &request, Some(session.clone()), Some(&digest))
             .await
             .unwrap();
-        assert!(matches!(step, Step::Issue(_)), "{step:?}");
+        assert!(matches!(step, Step::Issue(..)), "{step:?}");
         request.prompt = vec![Prompt::Consent];
         let step = next_step(&idp, &request, Some(session.clone()), Some(&digest))
             .await
@@ -410,7 +445,7 @@ mod tests {
         let step = next_step(&idp, &request, Some(session.clone()), Some(&digest))
             .await
             .unwrap();
-        assert!(matches!(step, Step::Issue(_)), "{step:?}");
+        assert!(matches!(step, Step::Issue(..)), "{step:?}");
         clock.advance(time::Duration::seconds(61));
         let step = next_step(&idp, &request, Some(session.clone()), Some(&digest))
             .await
@@ -423,7 +458,7 @@ mod tests {
         let step = next_step(&idp, &request, Some(session.clone()), Some(&digest))
             .await
             .unwrap();
-        assert!(matches!(step, Step::Issue(_)), "{step:?}");
+        assert!(matches!(step, Step::Issue(..)), "{step:?}");
         idp.recovery_codes()
             .generate(&session.account_id)
             .await

@@ -154,7 +154,7 @@ pub async fn run_backchannel_worker(idp: Idp, mut stop: tokio::sync::watch::Rece
     }
 }
 
-fn http_client() -> Result<reqwest::Client, IdpError> {
+pub(crate) fn http_client() -> Result<reqwest::Client, IdpError> {
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
@@ -260,8 +260,9 @@ async fn deliver_due_with(idp: &Idp, http: &reqwest::Client) -> Result<DeliveryR
     Ok(report)
 }
 
-/// The wait before attempt `attempt + 1`: 10 s, 20 s, 40 s, … up to an hour.
-fn retry_delay(attempt: i64) -> i64 {
+/// The wait before attempt `attempt + 1`: 10 s, 20 s, 40 s, … up to an hour. Other outbound
+/// deliveries (the wallet's consent events) back off the same way.
+pub fn retry_delay(attempt: i64) -> i64 {
     let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(0);
     FIRST_RETRY_SECS
         .saturating_mul(1_i64 << doublings)

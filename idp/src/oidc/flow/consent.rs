@@ -15,7 +15,7 @@ use super::validate::ReturnTo;
 use super::{browser_cookie, current_session};
 use crate::accounts::Account;
 use crate::authreq::AuthRequest;
-use crate::claims::{SCOPE_NAME, SCOPE_OPENID, SCOPE_PROFILE, scope_list};
+use crate::claims::{ConsentQuery, SCOPE_NAME, SCOPE_OPENID, SCOPE_PROFILE, scope_list};
 use crate::oidc::error::OAuthError;
 use crate::{Ctx, Idp, IdpError};
 
@@ -179,23 +179,40 @@ pub async fn prompt(
 
 /// Records the citizen's `decision` on request `request_id` and answers the browser: on
 /// approval, back to the authorization endpoint to get the code; on refusal, `access_denied`
-/// to the service. Both are journaled.
+/// to the service. Both are journaled. On approval the claims provider records its consent
+/// in the same transaction, keeping of the optional data only `kept`.
 pub async fn decide(
     idp: &Idp,
     request_id: &str,
     headers: &HeaderMap,
     decision: Decision,
+    kept: &[String],
 ) -> Result<Response, ConsentError> {
     let (request, account) = pending(idp, request_id, headers).await?;
     let ctx = idp.ctx();
+    let client = idp
+        .clients()
+        .get(&request.client_id)
+        .await?
+        .ok_or(ConsentError::RequestGone)?;
     let mut tx = ctx.db.begin().await.map_err(IdpError::from)?;
     let kind = match decision {
         Decision::Approve => {
             idp.scope_approvals()
                 .add(&mut tx, &account.id, &request.client_id, &request.scopes())
                 .await?;
+            let query = ConsentQuery {
+                account: &account,
+                client: &client,
+                request: &request,
+            };
+            let consent_ref = ctx
+                .claims
+                .record_consent(idp, &mut tx, query, kept)
+                .await
+                .map_err(|e| IdpError::Internal(format!("the claims provider failed: {e}")))?;
             idp.auth_requests()
-                .mark_consented(&mut tx, &request.id)
+                .mark_consented(&mut tx, &request.id, consent_ref.as_deref())
                 .await?;
             "consent.approved"
         }

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::authreq::AuthRequest;
-use crate::claims::scope_list;
+use crate::claims::{Channel, ClaimsRequest, scope_list};
 use crate::clients::{Client, GRANT_REFRESH_TOKEN};
 use crate::oidc::error::OAuthError;
 use crate::oidc::params::Params;
@@ -30,12 +30,14 @@ use crate::oidc::tokens::{AccessTokenSpec, IdTokenSpec, TokenResponse};
 use crate::session::Session;
 use crate::{Idp, IdpError};
 
-/// Issues a code for `request`, authorized in `session`, and closes the request. `None` when
-/// the request was already answered (a double submit, or another node got there first).
+/// Issues a code for `request`, authorized in `session` (releasing data under the claims
+/// provider's consent `consent_ref`, if any), and closes the request. `None` when the request
+/// was already answered (a double submit, or another node got there first).
 pub(crate) async fn issue_code(
     idp: &Idp,
     request: &AuthRequest,
     session: &Session,
+    consent_ref: Option<&str>,
 ) -> Result<Option<String>, IdpError> {
     let ctx = idp.ctx();
     let now = ctx.clock.unix();
@@ -48,7 +50,7 @@ pub(crate) async fn issue_code(
     }
     sqlx::query(
         "INSERT INTO idp_grants (id, client_id, account_id, session_id, scope, acr, amr, \
-         auth_time, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         auth_time, created_at, consent_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&grant_id)
     .bind(&request.client_id)
@@ -59,6 +61,7 @@ pub(crate) async fn issue_code(
     .bind(serde_json::Value::from(session.amr.clone()).to_string())
     .bind(session.auth_time)
     .bind(now)
+    .bind(consent_ref)
     .execute(&mut *tx)
     .await?;
     sqlx::query(
@@ -89,13 +92,14 @@ struct GrantRow {
     acr: String,
     amr: String,
     auth_time: i64,
+    consent_ref: Option<String>,
     revoked_at: Option<i64>,
     session_ended_at: Option<i64>,
     session_expires_at: Option<i64>,
 }
 
 const GRANT_COLUMNS: &str = "g.id AS grant_id, g.client_id, g.account_id, g.session_id, g.scope, \
-     g.acr, g.amr, g.auth_time, g.revoked_at, s.ended_at AS session_ended_at, \
+     g.acr, g.amr, g.auth_time, g.consent_ref, g.revoked_at, s.ended_at AS session_ended_at, \
      s.expires_at AS session_expires_at";
 
 impl GrantRow {
@@ -216,6 +220,7 @@ pub async fn redeem_code(
         &row.grant.scope,
         row.nonce.as_deref(),
         refresh,
+        Release::IdToken,
     )
     .await
 }
@@ -281,7 +286,25 @@ pub async fn refresh(
     .await?;
     tx.commit().await?;
 
-    respond(idp, client, &row.grant, &scope, None, Some(next)).await
+    respond(
+        idp,
+        client,
+        &row.grant,
+        &scope,
+        None,
+        Some(next),
+        Release::Nothing,
+    )
+    .await
+}
+
+/// Whether an exchange's ID token carries the claims the provider releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// At the code exchange: once per login, into the ID token.
+    IdToken,
+    /// At a refresh: only the protocol claims (userinfo serves the rest).
+    Nothing,
 }
 
 /// Mints the tokens of a successful code or refresh exchange.
@@ -292,6 +315,7 @@ async fn respond(
     scope: &str,
     nonce: Option<&str>,
     refresh_token: Option<String>,
+    release: Release,
 ) -> Result<TokenResponse, OAuthError> {
     let account_id = grant
         .account_id
@@ -319,10 +343,30 @@ async fn respond(
             auth_time: Some(grant.auth_time),
         })
         .await?;
-    let id_token = if scope_list(scope)
-        .iter()
-        .any(|s| s == crate::claims::SCOPE_OPENID)
-    {
+    let scopes = scope_list(scope);
+    let id_token = if scopes.iter().any(|s| s == crate::claims::SCOPE_OPENID) {
+        let extra_claims = match release {
+            Release::Nothing => serde_json::Map::new(),
+            Release::IdToken => idp
+                .ctx()
+                .claims
+                .extra_claims(
+                    idp,
+                    ClaimsRequest {
+                        account: &account,
+                        client,
+                        scopes: &scopes,
+                        consent_ref: grant.consent_ref.as_deref(),
+                        acr: Some(&grant.acr),
+                        channel: Channel::IdToken,
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "the claims provider failed");
+                    OAuthError::temporarily_unavailable()
+                })?,
+        };
         Some(
             tokens
                 .issue_id_token(IdTokenSpec {
@@ -334,7 +378,7 @@ async fn respond(
                     auth_time: grant.auth_time,
                     session_id: grant.session_id.clone(),
                     access_token: Some(&access.token),
-                    extra_claims: serde_json::Map::new(),
+                    extra_claims,
                 })
                 .await?,
         )
@@ -497,10 +541,13 @@ mod tests {
     async fn a_code_raced_on_two_nodes_is_redeemed_once_and_the_replay_revokes_it() {
         let (idp, _clock, _dir) = test_idp().await;
         let (client, session, _, request) = authorized(&idp).await;
-        let code = issue_code(&idp, &request, &session).await.unwrap().unwrap();
+        let code = issue_code(&idp, &request, &session, None)
+            .await
+            .unwrap()
+            .unwrap();
         // The request itself is answered once.
         assert!(
-            issue_code(&idp, &request, &session)
+            issue_code(&idp, &request, &session, None)
                 .await
                 .unwrap()
                 .is_none()
@@ -542,7 +589,10 @@ mod tests {
                 .unwrap(),
             None
         );
-        let code = issue_code(&idp, &request, &session).await.unwrap().unwrap();
+        let code = issue_code(&idp, &request, &session, None)
+            .await
+            .unwrap()
+            .unwrap();
         redeem_code(&idp, &client, &token_params(&code))
             .await
             .unwrap();
@@ -566,7 +616,10 @@ mod tests {
     async fn an_expired_code_is_refused() {
         let (idp, clock, _dir) = test_idp().await;
         let (client, session, _, request) = authorized(&idp).await;
-        let code = issue_code(&idp, &request, &session).await.unwrap().unwrap();
+        let code = issue_code(&idp, &request, &session, None)
+            .await
+            .unwrap()
+            .unwrap();
         clock.advance(time::Duration::seconds(
             idp.ctx().config.tokens.code_ttl_secs,
         ));

@@ -123,7 +123,9 @@ mod tests {
     async fn lapsed_rows_are_purged_after_a_day() {
         let (idp, clock, _dir) = crate::oidc::testing::test_idp().await;
         let (_, session, _, request) = testing::authorized(&idp).await;
-        let code = grants::issue_code(&idp, &request, &session).await.unwrap();
+        let code = grants::issue_code(&idp, &request, &session, None)
+            .await
+            .unwrap();
         assert!(code.is_some());
         assert_eq!(purge_lapsed(&idp).await.unwrap(), 0);
         clock.advance(time::Duration::seconds(

@@ -63,7 +63,10 @@ pub(crate) async fn authorized(idp: &Idp) -> (Client, Session, String, AuthReque
         acr_values: None,
         ui_locales: None,
         prior_session_digest: None,
+        authorization_details: None,
+        min_acr: None,
         consented_at: None,
+        consent_ref: None,
         created_at: START,
         expires_at: START + 600,
     };

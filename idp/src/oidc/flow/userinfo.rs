@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::accounts::Account;
-use crate::claims::{Claims, ClaimsRequest, SCOPE_OPENID, scope_list, standard_claims};
+use crate::claims::{Channel, Claims, ClaimsRequest, SCOPE_OPENID, scope_list, standard_claims};
 use crate::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError, no_store};
 use crate::oidc::params::{Params, is_form};
@@ -122,6 +122,10 @@ pub(crate) struct Holder {
     pub(crate) client: Client,
     /// The token's scopes.
     pub(crate) scopes: Vec<String>,
+    /// The consent its grant releases data under.
+    pub(crate) consent_ref: Option<String>,
+    /// The level of assurance of its grant.
+    pub(crate) acr: Option<String>,
 }
 
 /// Validates a citizen's access token that carries `openid` and finds what it stands for.
@@ -156,6 +160,8 @@ pub(crate) async fn holder(idp: &Idp, token: &str) -> Result<Holder, OAuthError>
         account,
         client,
         scopes,
+        consent_ref: claims.consent_ref,
+        acr: claims.acr,
     })
 }
 
@@ -167,11 +173,17 @@ async fn oidc_claims(idp: &Idp, token: &str) -> Result<Claims, OAuthError> {
     let extra = idp
         .ctx()
         .claims
-        .extra_claims(ClaimsRequest {
-            account: &holder.account,
-            client: &holder.client,
-            scopes: &holder.scopes,
-        })
+        .extra_claims(
+            idp,
+            ClaimsRequest {
+                account: &holder.account,
+                client: &holder.client,
+                scopes: &holder.scopes,
+                consent_ref: holder.consent_ref.as_deref(),
+                acr: holder.acr.as_deref(),
+                channel: Channel::Userinfo,
+            },
+        )
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "the claims provider failed");
@@ -205,7 +217,11 @@ mod tests {
     struct Wallet;
 
     impl ClaimsProvider for Wallet {
-        fn extra_claims<'a>(&'a self, request: ClaimsRequest<'a>) -> ClaimsFuture<'a> {
+        fn extra_claims<'a>(
+            &'a self,
+            _idp: &'a Idp,
+            request: ClaimsRequest<'a>,
+        ) -> ClaimsFuture<'a> {
             let mut claims = Claims::new();
             claims.insert(
                 "health_tier".into(),
@@ -220,7 +236,7 @@ mod tests {
     async fn claims_follow_the_scopes_and_providers_only_add() {
         let (idp, _clock, _dir) = test_idp().await;
         let (client, session, _, request) = authorized(&idp).await;
-        let code = crate::oidc::flow::grants::issue_code(&idp, &request, &session)
+        let code = crate::oidc::flow::grants::issue_code(&idp, &request, &session, None)
             .await
             .unwrap()
             .unwrap();

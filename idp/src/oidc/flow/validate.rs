@@ -11,7 +11,9 @@ use axum::response::Response;
 
 use super::pages::{self, Lang};
 use crate::authreq::{AUTH_REQUEST_TTL_SECS, AuthRequest, Prompt, ResponseMode};
-use crate::claims::{SCOPE_NAME, SCOPE_OPENID, SCOPE_PROFILE, scope_list};
+use crate::claims::{
+    RequestCheck, RequestRefusal, SCOPE_NAME, SCOPE_OPENID, SCOPE_PROFILE, scope_list,
+};
 use crate::clients::{Client, GRANT_AUTHORIZATION_CODE};
 use crate::oidc::error::{ErrorCode, OAuthError, authorization_response};
 use crate::oidc::params::Params;
@@ -130,6 +132,30 @@ pub(crate) async fn validate(
     };
     let refuse = |error: OAuthError| Refusal::Redirect(back.clone(), error);
     let checked = check_parameters(&client, params, pushed).map_err(refuse)?;
+    let authorization_details = params.get("authorization_details");
+    let scopes = scope_list(&checked.scope);
+    let terms = idp
+        .ctx()
+        .claims
+        .check_request(
+            idp,
+            RequestCheck {
+                client: &client,
+                scopes: &scopes,
+                authorization_details,
+            },
+        )
+        .await
+        .map_err(|refusal| match refusal {
+            RequestRefusal::InvalidDetails(text) => refuse(OAuthError::new(
+                ErrorCode::InvalidAuthorizationDetails,
+                text,
+            )),
+            RequestRefusal::Unavailable(e) => {
+                tracing::warn!(error = %e, "the claims provider failed");
+                refuse(OAuthError::temporarily_unavailable())
+            }
+        })?;
 
     let now = idp.ctx().clock.unix();
     Ok(AuthRequest {
@@ -149,7 +175,10 @@ pub(crate) async fn validate(
         acr_values: params.get("acr_values").map(str::to_owned),
         ui_locales: params.get("ui_locales").map(str::to_owned),
         prior_session_digest: None,
+        authorization_details: authorization_details.map(str::to_owned),
+        min_acr: terms.min_acr,
         consented_at: None,
+        consent_ref: None,
         created_at: now,
         expires_at: now + AUTH_REQUEST_TTL_SECS,
     })

@@ -1,0 +1,508 @@
+//! The wallet's HTTP API under `/api/wallet/v1/`: the source API (`wallet:publish`), the
+//! once-only agency API (`wallet:read`), and the citizen's own API (`wallet`). Every route
+//! takes an OAuth 2.0 bearer token from clave's token endpoint.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use clave_common::http::{ApiError, ApiJson};
+use clave_idp::IdpError;
+use clave_idp::clients::Client;
+use clave_idp::oidc::error::{ErrorCode, OAuthError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::access_log::{self, MAX_PAGE};
+use crate::publish::{ItemError, Publication};
+use crate::release::ReadError;
+use crate::value::rfc3339;
+use crate::{Wallet, WalletError};
+
+/// The scope of the source API.
+pub const SCOPE_PUBLISH: &str = "wallet:publish";
+/// The scope of the once-only agency API.
+pub const SCOPE_READ: &str = "wallet:read";
+/// The scope of the citizen's own API.
+pub const SCOPE_CITIZEN: &str = "wallet";
+
+/// The wallet's routes.
+pub fn router(wallet: Wallet) -> Router {
+    Router::new()
+        .route("/api/wallet/v1/catalogue", get(catalogue))
+        .route(
+            "/api/wallet/v1/citizens/{citizen}/attributes/{name}",
+            put(publish_one),
+        )
+        .route(
+            "/api/wallet/v1/attributes/batch",
+            axum::routing::post(publish_batch),
+        )
+        .route(
+            "/api/wallet/v1/citizens/{citizen}/attributes",
+            get(agency_read),
+        )
+        .route("/api/wallet/v1/me/attributes", get(my_attributes))
+        .route("/api/wallet/v1/me/attributes/{name}", put(assert_mine))
+        .route("/api/wallet/v1/me/consents", get(my_consents))
+        .route(
+            "/api/wallet/v1/me/consents/{id}",
+            get(my_consent).delete(revoke_mine),
+        )
+        .route("/api/wallet/v1/me/access-log", get(my_access_log))
+        .with_state(wallet)
+}
+
+/// An API failure: the JSON error with its status.
+#[derive(Debug)]
+pub struct Failure(ApiError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<WalletError> for Failure {
+    fn from(e: WalletError) -> Self {
+        Self(match e {
+            WalletError::NotFound(text) => ApiError::not_found(text),
+            WalletError::Invalid(text) => ApiError::invalid_request(text),
+            WalletError::Forbidden(text) => ApiError::forbidden("forbidden", text),
+            WalletError::Conflict(text) => ApiError::conflict(text),
+            WalletError::Db(e) => ApiError::from(e),
+            WalletError::Idp(e) => idp_failure(e),
+            WalletError::Internal(text) => ApiError::internal(text),
+        })
+    }
+}
+
+fn idp_failure(e: IdpError) -> ApiError {
+    match e {
+        IdpError::Db(e) => ApiError::from(e),
+        IdpError::Invalid(text) => ApiError::invalid_request(text),
+        IdpError::Conflict(text) => ApiError::conflict(text),
+        IdpError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+        other => ApiError::internal(other),
+    }
+}
+
+impl From<OAuthError> for Failure {
+    fn from(e: OAuthError) -> Self {
+        Self(match e.code {
+            ErrorCode::InvalidToken => ApiError::invalid_token(e.description),
+            ErrorCode::TemporarilyUnavailable => ApiError::unavailable(),
+            ErrorCode::ServerError => ApiError::internal(e.description),
+            _ => ApiError::invalid_request(e.description),
+        })
+    }
+}
+
+/// Who a valid bearer token stands for.
+struct Caller {
+    client: Client,
+    account_id: Option<String>,
+}
+
+/// Validates the bearer token and requires `scope`.
+async fn caller(wallet: &Wallet, headers: &HeaderMap, scope: &str) -> Result<Caller, Failure> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            let mut e = ApiError::invalid_token(format!(
+                "an access token with the scope `{scope}` is required: send `Authorization: Bearer <token>`"
+            ));
+            e.challenge = Some("Bearer".into());
+            e
+        })?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::invalid_token(
+            "the Authorization header must be `Bearer <access token>`",
+        )
+        .into());
+    }
+    let idp = wallet.idp();
+    let claims = idp.tokens().validate_access_token(token.trim()).await?;
+    if !claims.scopes().contains(&scope) {
+        let mut e = ApiError::forbidden(
+            "insufficient_scope",
+            format!("this API needs an access token with the scope `{scope}`"),
+        );
+        e.challenge = Some(format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+        ));
+        return Err(e.into());
+    }
+    let client = idp
+        .clients()
+        .get(&claims.client_id)
+        .await
+        .map_err(idp_failure)?
+        .ok_or_else(|| ApiError::invalid_token("the token's client is no longer registered"))?;
+    Ok(Caller {
+        client,
+        account_id: claims.account_id,
+    })
+}
+
+/// A service calling for itself (a client-credentials token, not a citizen's).
+async fn service(wallet: &Wallet, headers: &HeaderMap, scope: &str) -> Result<Client, Failure> {
+    let caller = caller(wallet, headers, scope).await?;
+    if caller.account_id.is_some() {
+        return Err(ApiError::forbidden(
+            "invalid_token",
+            "this API is for services: use a client_credentials token, not a citizen's",
+        )
+        .into());
+    }
+    Ok(caller.client)
+}
+
+/// A citizen, through a token issued to some service with the `wallet` scope.
+async fn citizen(wallet: &Wallet, headers: &HeaderMap) -> Result<String, Failure> {
+    caller(wallet, headers, SCOPE_CITIZEN)
+        .await?
+        .account_id
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "invalid_token",
+                "this API is the citizen's: use a token from a citizen's login",
+            )
+            .into()
+        })
+}
+
+async fn catalogue(State(wallet): State<Wallet>) -> Result<Response, Failure> {
+    let list = wallet.catalogue().list().await?;
+    Ok(Json(json!({ "attributes": list })).into_response())
+}
+
+/// The body of a single publication.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OneValue {
+    value: Value,
+    #[serde(default)]
+    source_reference: Option<String>,
+    #[serde(default)]
+    valid_from: Option<String>,
+    #[serde(default)]
+    valid_until: Option<String>,
+}
+
+async fn publish_one(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+    Path((citizen, name)): Path<(String, String)>,
+    ApiJson(body): ApiJson<OneValue>,
+) -> Result<Response, Failure> {
+    let client = service(&wallet, &headers, SCOPE_PUBLISH).await?;
+    let item = Publication {
+        run: citizen,
+        attribute: name,
+        value: body.value,
+        source_reference: body.source_reference,
+        valid_from: body.valid_from,
+        valid_until: body.valid_until,
+    };
+    let report = wallet.publish(&client.client_id, vec![Ok(item)]).await?;
+    let Some(result) = report.results.into_iter().next() else {
+        return Err(ApiError::internal("a publication gave no result").into());
+    };
+    if let (Some(error), Some(text)) = (result.error, result.error_description.clone()) {
+        let (status, code) = match error {
+            ItemError::InvalidRun => (StatusCode::BAD_REQUEST, "invalid_run"),
+            ItemError::UnknownAttribute => (StatusCode::NOT_FOUND, "unknown_attribute"),
+            ItemError::NotAuthoritative => (StatusCode::FORBIDDEN, "not_authoritative"),
+            ItemError::InvalidValue | ItemError::Malformed => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value")
+            }
+            ItemError::UnknownCitizen => (StatusCode::NOT_FOUND, "unknown_citizen"),
+        };
+        return Err(ApiError::new(status, code, text).into());
+    }
+    let status = if result.status == "created" {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(result)).into_response())
+}
+
+/// The body of a batch publication.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    items: Vec<Value>,
+}
+
+async fn publish_batch(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Batch>,
+) -> Result<Response, Failure> {
+    let client = service(&wallet, &headers, SCOPE_PUBLISH).await?;
+    let max = wallet.idp().ctx().config.wallet.batch_max_items;
+    if body.items.is_empty() {
+        return Err(ApiError::invalid_request("the batch has no `items`").into());
+    }
+    if body.items.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("a batch carries at most {max} items; split it"),
+        )
+        .into());
+    }
+    let items = body
+        .items
+        .into_iter()
+        .map(|v| {
+            serde_json::from_value::<Publication>(v)
+                .map_err(|e| format!("not a publication ({e}); expected run, attribute, value"))
+        })
+        .collect();
+    let report = wallet.publish(&client.client_id, items).await?;
+    Ok(Json(report).into_response())
+}
+
+/// `?names=a,b`.
+#[derive(Debug, Deserialize)]
+struct Names {
+    names: Option<String>,
+}
+
+async fn agency_read(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+    Path(subject): Path<String>,
+    query: Result<Query<Names>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Failure> {
+    let client = service(&wallet, &headers, SCOPE_READ).await?;
+    let Ok(Query(Names { names: Some(names) })) = query else {
+        return Err(ApiError::invalid_request(
+            "name the attributes to read: `?names=given_names,birthdate`",
+        )
+        .into());
+    };
+    let mut list: Vec<String> = Vec::new();
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !list.iter().any(|n| n == name) {
+            list.push(name.to_owned());
+        }
+    }
+    if list.is_empty() || list.len() > 50 {
+        return Err(
+            ApiError::invalid_request("name between 1 and 50 attributes in `names`").into(),
+        );
+    }
+    let account_id = wallet
+        .idp()
+        .clients()
+        .account_for_subject(&client, &subject)
+        .await
+        .map_err(idp_failure)?
+        .ok_or_else(|| ApiError::not_found("no citizen is known to this client by that subject"))?;
+    match wallet.agency_read(&client, &account_id, &list).await {
+        Ok(claims) => {
+            let mut body = serde_json::Map::new();
+            body.insert("sub".into(), json!(subject));
+            body.extend(claims);
+            Ok(Json(Value::Object(body)).into_response())
+        }
+        Err(ReadError::ConsentRequired(missing)) => {
+            let body = json!({
+                "error": "consent_required",
+                "error_description": format!(
+                    "the citizen has not consented to release {} to this service; ask through a login with authorization_details",
+                    missing.join(", ")
+                ),
+                "missing": missing,
+            });
+            Ok((StatusCode::FORBIDDEN, Json(body)).into_response())
+        }
+        Err(ReadError::Failed(e)) => Err(e.into()),
+    }
+}
+
+async fn my_attributes(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let account_id = citizen(&wallet, &headers).await?;
+    let catalogue = wallet.catalogue().list().await?;
+    let values = wallet.values().current(&account_id).await?;
+    let names = wallet.values().source_names(&values).await?;
+    let now = wallet.now();
+    let list: Vec<Value> = values
+        .iter()
+        .map(|v| {
+            let def = catalogue.iter().find(|d| d.name == v.attribute);
+            json!({
+                "name": v.attribute,
+                "label_es": def.map(|d| d.label_es.as_str()),
+                "label_en": def.map(|d| d.label_en.as_str()),
+                "value": v.value,
+                "source": v.source,
+                "source_name": names.get(&v.source),
+                "verified": v.verified,
+                "updated_at": rfc3339(v.recorded_at),
+                "valid_from": v.valid_from.map(rfc3339),
+                "valid_until": v.valid_until.map(rfc3339),
+                "current": v.holds_at(now),
+                "self_asserted": def.is_some_and(|d| d.self_asserted),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "attributes": list })).into_response())
+}
+
+/// The body of a self-asserted value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MyValue {
+    value: Value,
+}
+
+async fn assert_mine(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<MyValue>,
+) -> Result<Response, Failure> {
+    let account_id = citizen(&wallet, &headers).await?;
+    let recorded = wallet.assert_value(&account_id, &name, &body.value).await?;
+    Ok(Json(json!({ "status": recorded, "verified": false })).into_response())
+}
+
+fn consent_json(consent: &crate::consent::Consent, now: i64) -> Value {
+    let status = if consent.status == "active" && now >= consent.expires_at {
+        "expired"
+    } else {
+        consent.status.as_str()
+    };
+    json!({
+        "id": consent.id,
+        "client_id": consent.client_id,
+        "client_name": consent.client_name,
+        "attributes": consent.attributes,
+        "purpose": consent.purpose,
+        "legal_basis": consent.legal_basis,
+        "mode": consent.mode,
+        "granted_at": rfc3339(consent.granted_at),
+        "expires_at": rfc3339(consent.expires_at),
+        "status": status,
+        "ended_at": consent.ended_at.map(rfc3339),
+        "receipt": consent.receipt,
+    })
+}
+
+async fn my_consents(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let account_id = citizen(&wallet, &headers).await?;
+    let now = wallet.now();
+    let list: Vec<Value> = wallet
+        .consents()
+        .of_citizen(&account_id)
+        .await?
+        .iter()
+        .map(|c| consent_json(c, now))
+        .collect();
+    Ok(Json(json!({ "consents": list })).into_response())
+}
+
+async fn my_consent(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let account_id = citizen(&wallet, &headers).await?;
+    let consent = wallet
+        .consents()
+        .get(&id)
+        .await?
+        .filter(|c| c.account_id == account_id)
+        .ok_or_else(|| ApiError::not_found(format!("no consent {id:?} of yours")))?;
+    Ok(Json(consent_json(&consent, wallet.now())).into_response())
+}
+
+async fn revoke_mine(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let account_id = citizen(&wallet, &headers).await?;
+    let consent = wallet.consents().revoke(&account_id, &id).await?;
+    Ok(Json(consent_json(&consent, wallet.now())).into_response())
+}
+
+/// `?after=&limit=&format=`.
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    after: Option<i64>,
+    limit: Option<u32>,
+    format: Option<String>,
+}
+
+async fn my_access_log(
+    State(wallet): State<Wallet>,
+    headers: HeaderMap,
+    query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Failure> {
+    let account_id = citizen(&wallet, &headers).await?;
+    let Ok(Query(query)) = query else {
+        return Err(ApiError::invalid_request(
+            "`after` must be a number from a previous page's `next`, and `limit` a number",
+        )
+        .into());
+    };
+    match query.format.as_deref() {
+        None | Some("json") => {
+            let page = wallet
+                .access_log(&account_id, query.after, query.limit.unwrap_or(100))
+                .await?;
+            Ok(Json(page).into_response())
+        }
+        Some("csv") => {
+            let mut entries = Vec::new();
+            let mut after = query.after;
+            // The whole log, a page at a time, up to a bound that keeps one export cheap.
+            while entries.len() < 50_000 {
+                let page = wallet.access_log(&account_id, after, MAX_PAGE).await?;
+                entries.extend(page.entries);
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            let csv = access_log::to_csv(&entries);
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"clave-access-log.csv\"",
+                    ),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                csv,
+            )
+                .into_response())
+        }
+        Some(other) => Err(ApiError::invalid_request(format!(
+            "unknown format {other:?}: use json or csv"
+        ))
+        .into()),
+    }
+}
