@@ -26,7 +26,7 @@ use axum::routing::get;
 use clave_common::http::ClientAddr;
 use clave_idp::accounts::Account;
 use clave_idp::authreq::AuthRequest;
-use clave_idp::factors::{FactorSummary, LevelNeed, SecondFactorError, acr_of, is_fresh, rank};
+use clave_idp::factors::{FactorSummary, SecondFactorError, acr_of, is_fresh, rank};
 use clave_idp::oidc::flow::{authorize, browser_cookie};
 use clave_idp::session::{self, Authentication, Session};
 
@@ -379,7 +379,7 @@ async fn context(
         Some(request) => {
             let client = idp.clients().get(&request.client_id).await.map_err(fail)?;
             let min_acr = client.and_then(|c| c.min_acr);
-            LevelNeed::of(min_acr.as_deref(), request.acr_values.as_deref(), &summary)
+            clave_idp::oidc::flow::authorize::level_need(min_acr.as_deref(), request, &summary)
                 .step_up_to(has, summary.reachable())
         }
         // The portal asks for the second factor whenever the citizen has one and the session

@@ -14,3 +14,4 @@ mod oidc;
 mod passkeys;
 mod second_factor;
 mod tokens;
+mod wallet;

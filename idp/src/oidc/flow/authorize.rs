@@ -209,11 +209,7 @@ pub(crate) async fn next_step(
         && session.auth_time >= request.created_at;
     let has = level(&session.acr);
     let summary = idp.factors().summary(&session.account_id).await?;
-    let need = LevelNeed::of(
-        stronger(client.min_acr.as_deref(), request.min_acr.as_deref()),
-        request.acr_values.as_deref(),
-        &summary,
-    );
+    let need = level_need(client.min_acr.as_deref(), request, &summary);
     if !fresh {
         // `max_age=0` asks for a login now, like `prompt=login` (OIDC Core §3.1.2.1).
         let too_old = request
@@ -263,6 +259,21 @@ pub(crate) async fn next_step(
         ConsentState::Covered(consent) => Ok(Step::Issue(Box::new(session), Some(consent))),
         ConsentState::NotNeeded => Ok(Step::Issue(Box::new(session), None)),
     }
+}
+
+/// The levels `request` wants and requires of a citizen with factors `summary`: the client's
+/// registered minimum `client_min_acr`, the level the requested data needs, and the
+/// request's `acr_values`.
+pub fn level_need(
+    client_min_acr: Option<&str>,
+    request: &AuthRequest,
+    summary: &crate::factors::FactorSummary,
+) -> LevelNeed {
+    LevelNeed::of(
+        stronger(client_min_acr, request.min_acr.as_deref()),
+        request.acr_values.as_deref(),
+        summary,
+    )
 }
 
 /// The stronger of two required levels of assurance.
