@@ -75,6 +75,17 @@ pub struct RequestTerms {
     pub min_acr: Option<String>,
 }
 
+/// What a [`ClaimsProvider`] adds to the discovery document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderMetadata {
+    /// Scopes that ask for its data.
+    pub scopes: Vec<String>,
+    /// Claims it releases.
+    pub claims: Vec<String>,
+    /// The `authorization_details` types it understands (RFC 9396).
+    pub authorization_details_types: Vec<String>,
+}
+
 /// Whether the data a request asks for needs the citizen's approval now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsentState {
@@ -168,6 +179,14 @@ pub trait ClaimsProvider: Send + Sync + fmt::Debug {
         Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
+    /// What to publish in the discovery document about the provider's data.
+    fn metadata<'a>(
+        &'a self,
+        _idp: &'a Idp,
+    ) -> ProviderFuture<'a, Result<ProviderMetadata, ClaimsError>> {
+        Box::pin(std::future::ready(Ok(ProviderMetadata::default())))
+    }
+
     /// Whether the citizen must approve the data `query.request` asks for.
     fn consent_state<'a>(
         &'a self,
@@ -186,6 +205,16 @@ pub trait ClaimsProvider: Send + Sync + fmt::Debug {
         _query: ConsentQuery<'a>,
         _kept: &'a [String],
     ) -> ProviderFuture<'a, Result<Option<String>, ClaimsError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// The `authorization_details` granted under the consent `consent_ref`, for the token
+    /// response (RFC 9396 §7); `None` when there are none.
+    fn granted_details<'a>(
+        &'a self,
+        _idp: &'a Idp,
+        _consent_ref: &'a str,
+    ) -> ProviderFuture<'a, Result<Option<Value>, ClaimsError>> {
         Box::pin(std::future::ready(Ok(None)))
     }
 

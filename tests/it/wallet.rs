@@ -466,6 +466,28 @@ async fn a_relying_party_gets_the_consented_claims_with_provenance_and_a_verifia
     let client = service_with_wallet_access(&app, None).await;
     let rp = Rp::discover(&app, &client).await;
     let mut browser = Browser::new(&app);
+    let discovery: Value = reqwest::get(app.at("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["authorization_details_types_supported"],
+        json!(["clave_wallet"])
+    );
+    assert!(
+        discovery["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("health"))
+    );
+    assert!(
+        discovery["claims_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("attribute_provenance"))
+    );
 
     // The consent page shows the purpose, the duration, each value and its source.
     let start = rp.start(&["wallet"], &[("authorization_details", ONGOING)]);
@@ -504,7 +526,8 @@ async fn a_relying_party_gets_the_consented_claims_with_provenance_and_a_verifia
     let response = browser.submit(&form, &[("decision", "approve")]).await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let landing = browser.go(&location, None, OnConsent::Stop).await;
-    let tokens = rp.exchange(&landing.code(), start.verifier).await;
+    let code = landing.code();
+    let tokens = rp.exchange(&code, start.verifier).await;
     let claims = rp.id_claims(&tokens, Some(&start.nonce));
     assert_eq!(claims.birthdate().map(|b| b.as_str()), Some("1985-04-23"));
 
@@ -953,7 +976,15 @@ async fn tampering_with_the_consent_ledger_is_caught_by_journal_verify() {
             OnConsent::Approve,
         )
         .await;
-    rp.exchange(&landing.code(), start.verifier).await;
+    // The token response says what was granted (RFC 9396 §7).
+    let (status, tokens) =
+        crate::support::rp::redeem(&app.url, &client, &landing.code(), start.verifier.secret())
+            .await;
+    assert_eq!(status, 200, "{tokens}");
+    let granted = &tokens["authorization_details"][0];
+    assert_eq!(granted["type"], "clave_wallet");
+    assert_eq!(granted["attributes"], json!(["birthdate", "nationality"]));
+    assert_eq!(granted["mode"], "ongoing");
     assert!(app.cli(&["journal", "verify"]).success);
 
     let granted = app.journal_of_kind("consent.granted").await;

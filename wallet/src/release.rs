@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use clave_idp::Idp;
 use clave_idp::claims::{
     ClaimsError, ClaimsFuture, ClaimsRequest, ConsentQuery, ConsentState, ProviderFuture,
-    RequestCheck, RequestRefusal, RequestTerms,
+    ProviderMetadata, RequestCheck, RequestRefusal, RequestTerms,
 };
 use clave_idp::session::LOA_2;
 use serde_json::{Map, Value};
@@ -306,6 +306,32 @@ impl clave_idp::claims::ClaimsProvider for WalletClaims {
         })
     }
 
+    fn metadata<'a>(
+        &'a self,
+        idp: &'a Idp,
+    ) -> ProviderFuture<'a, Result<ProviderMetadata, ClaimsError>> {
+        Box::pin(async move {
+            let catalogue = Wallet::new(idp.clone())
+                .catalogue()
+                .list()
+                .await
+                .map_err(unavailable)?;
+            let mut scopes: Vec<String> = Vec::new();
+            for def in &catalogue {
+                if !scopes.contains(&def.scope) {
+                    scopes.push(def.scope.clone());
+                }
+            }
+            let mut claims: Vec<String> = catalogue.into_iter().map(|d| d.name).collect();
+            claims.push("attribute_provenance".into());
+            Ok(ProviderMetadata {
+                scopes,
+                claims,
+                authorization_details_types: vec![consent::DETAILS_TYPE.to_owned()],
+            })
+        })
+    }
+
     fn consent_state<'a>(
         &'a self,
         idp: &'a Idp,
@@ -331,6 +357,30 @@ impl clave_idp::claims::ClaimsProvider for WalletClaims {
                 .record_consent(conn, query, kept)
                 .await
                 .map_err(unavailable)
+        })
+    }
+
+    fn granted_details<'a>(
+        &'a self,
+        idp: &'a Idp,
+        consent_ref: &'a str,
+    ) -> ProviderFuture<'a, Result<Option<Value>, ClaimsError>> {
+        Box::pin(async move {
+            let consent = Wallet::new(idp.clone())
+                .consents()
+                .get(consent_ref)
+                .await
+                .map_err(unavailable)?;
+            Ok(consent.map(|c| {
+                serde_json::json!([{
+                    "type": consent::DETAILS_TYPE,
+                    "attributes": c.attributes,
+                    "purpose": c.purpose,
+                    "mode": c.mode,
+                    "consent_id": c.id,
+                    "expires_at": crate::value::rfc3339(c.expires_at),
+                }])
+            }))
         })
     }
 

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::Idp;
 use crate::clients::{KNOWN_GRANTS, KNOWN_SCOPES};
 use crate::keys::SigningAlg;
+use crate::oidc::error::OAuthError;
 use crate::session::{LOA_1, LOA_2, LOA_3};
 
 /// Seconds a client may cache the metadata.
@@ -92,9 +93,36 @@ pub fn metadata(issuer: &str) -> Value {
     })
 }
 
-/// `GET /.well-known/openid-configuration`.
+/// `GET /.well-known/openid-configuration`: the static document, with the claims provider's
+/// scopes, claims and `authorization_details` types added.
 pub async fn openid_configuration(State(idp): State<Idp>) -> Response {
-    let mut response = axum::Json(metadata(&idp.ctx().config.issuer())).into_response();
+    let mut doc = metadata(&idp.ctx().config.issuer());
+    match idp.ctx().claims.metadata(&idp).await {
+        Ok(extra) => {
+            for (key, more) in [
+                ("scopes_supported", extra.scopes),
+                ("claims_supported", extra.claims),
+            ] {
+                if let Some(list) = doc[key].as_array_mut() {
+                    for item in more {
+                        let item = Value::String(item);
+                        if !list.contains(&item) {
+                            list.push(item);
+                        }
+                    }
+                }
+            }
+            if !extra.authorization_details_types.is_empty() {
+                doc["authorization_details_types_supported"] =
+                    json!(extra.authorization_details_types);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the claims provider failed");
+            return OAuthError::temporarily_unavailable().into_response();
+        }
+    }
+    let mut response = axum::Json(doc).into_response();
     if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={CACHE_SECS}")) {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }

@@ -121,6 +121,7 @@ async fn client_credentials(
         refresh_token: None,
         id_token: None,
         scope: Some(scope),
+        authorization_details: None,
     })
 }
 

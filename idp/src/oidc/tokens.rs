@@ -51,6 +51,9 @@ pub struct TokenResponse {
     /// The granted scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// What the citizen granted through `authorization_details` (RFC 9396 §7).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
 }
 
 impl IntoResponse for TokenResponse {

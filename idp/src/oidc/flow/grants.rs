@@ -385,6 +385,18 @@ async fn respond(
     } else {
         None
     };
+    let authorization_details = match &grant.consent_ref {
+        Some(consent) => idp
+            .ctx()
+            .claims
+            .granted_details(idp, consent)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "the claims provider failed");
+                OAuthError::temporarily_unavailable()
+            })?,
+        None => None,
+    };
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer".into(),
@@ -392,6 +404,7 @@ async fn respond(
         refresh_token,
         id_token,
         scope: Some(scope.to_owned()),
+        authorization_details,
     })
 }
 
