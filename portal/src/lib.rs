@@ -29,6 +29,7 @@ pub mod passkeys;
 pub mod second_factor;
 pub mod security;
 mod signed_in;
+pub mod wallet;
 
 /// What the portal's handlers need.
 #[derive(Debug, Clone)]
@@ -53,5 +54,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(passkeys::routes())
         .merge(second_factor::routes())
         .merge(security::routes())
+        .merge(wallet::routes())
         .with_state(state)
 }

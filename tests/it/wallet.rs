@@ -1064,3 +1064,131 @@ async fn consents_expire_on_time_and_the_service_is_told() {
         "{delivered}"
     );
 }
+
+#[tokio::test]
+async fn the_portal_shows_data_permissions_and_activity_and_revokes() {
+    let app = TestApp::new().await;
+    citizen(&app).await;
+    publish_maria(&app).await;
+    let client = service_with_wallet_access(&app, None).await;
+    let rp = Rp::discover(&app, &client).await;
+    let mut browser = Browser::new(&app);
+    let start = rp.start(&["wallet"], &[("authorization_details", ONGOING)]);
+    let landing = browser
+        .go(
+            start.url.as_str(),
+            Some((RUN, PASSWORD)),
+            OnConsent::Approve,
+        )
+        .await;
+    let tokens = rp.exchange(&landing.code(), start.verifier).await;
+    let sub = rp
+        .id_claims(&tokens, Some(&start.nonce))
+        .subject()
+        .to_string();
+    let page = |path: &'static str| {
+        let http = browser.http.clone();
+        let url = app.at(path);
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+
+    let (status, html) = page("/me/data").await;
+    assert_eq!(status, StatusCode::OK);
+    for expected in [
+        "Fecha de nacimiento",
+        "1985-04-23",
+        "Registro Civil",
+        "FONASA",
+        "Tramo de FONASA",
+    ] {
+        assert!(html.contains(expected), "{expected} missing from /me/data");
+    }
+    // Editing the phone number: a bad one is refused with the reason, a good one saved.
+    let form = crate::support::rp::form_with(&html, "attribute", &app.at("/me/data"));
+    let mut phone = form.clone();
+    phone.fields.retain(|(n, _)| n != "attribute");
+    let response = browser
+        .submit(
+            &phone,
+            &[("attribute", "phone_number"), ("value", "llámame")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("+56 9 1234 5678"));
+    let response = browser
+        .submit(
+            &phone,
+            &[("attribute", "phone_number"), ("value", "+56 9 8765 4321")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page("/me/data").await;
+    assert!(html.contains("+56 9 8765 4321") && html.contains("Ingresado por ti"));
+    // Without the CSRF token nothing changes.
+    let response = browser
+        .http
+        .post(app.at("/me/data"))
+        .form(&[("attribute", "phone_number"), ("value", "+56 9 1111 1111")])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error());
+
+    let (status, html) = page("/me/permissions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Municipalidad de Providencia")
+            && html.contains("Verificar la edad para el subsidio")
+    );
+    let id = crate::support::accounts::input_value(&html, "consent").unwrap();
+    let receipt = browser
+        .http
+        .get(app.at(&format!("/me/permissions/{id}/receipt")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(receipt.headers()["content-type"], "application/jwt");
+    let claims = verify_with_jwks(&app.url, &receipt.text().await.unwrap()).await;
+    assert_eq!(claims["jti"], json!(id));
+
+    let (_, html) = page("/me/activity").await;
+    assert!(html.contains("id_token") && html.contains("Municipalidad de Providencia"));
+    let csv = browser
+        .http
+        .get(app.at("/me/activity.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+
+    // Revoking from the portal stops the agency API at once.
+    let (_, html) = page("/me/permissions").await;
+    let form = crate::support::rp::form_with(&html, "consent", &app.at("/me/permissions"));
+    let response = browser.submit(&form, &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let agency = service_token(&app, &client, "wallet:read").await;
+    let (status, _) = call(
+        reqwest::Method::GET,
+        &app.at(&format!(
+            "/api/wallet/v1/citizens/{sub}/attributes?names=birthdate"
+        )),
+        &agency,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, html) = page("/me/permissions").await;
+    assert!(html.contains("Revocado"));
+
+    // Signed out, the pages send the browser to the login.
+    let stranger = app.http();
+    let response = stranger
+        .get(app.at("/me/permissions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/login");
+}

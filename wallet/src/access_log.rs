@@ -148,6 +148,31 @@ impl Wallet {
     }
 }
 
+/// The most entries one export holds.
+pub const MAX_EXPORT: usize = 50_000;
+
+impl Wallet {
+    /// The whole access log of `account_id` (up to [`MAX_EXPORT`] entries), oldest first, for
+    /// an export.
+    pub async fn access_log_export(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<AccessLogEntry>, WalletError> {
+        let mut entries = Vec::new();
+        let mut after = None;
+        while entries.len() < MAX_EXPORT {
+            let page = self.access_log(account_id, after, MAX_PAGE).await?;
+            entries.extend(page.entries);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        entries.truncate(MAX_EXPORT);
+        Ok(entries)
+    }
+}
+
 /// The access log as CSV (RFC 4180), with a header line.
 pub fn to_csv(entries: &[AccessLogEntry]) -> String {
     let mut out =

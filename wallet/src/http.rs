@@ -14,7 +14,7 @@ use clave_idp::oidc::error::{ErrorCode, OAuthError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::access_log::{self, MAX_PAGE};
+use crate::access_log;
 use crate::publish::{ItemError, Publication};
 use crate::release::ReadError;
 use crate::value::rfc3339;
@@ -475,17 +475,7 @@ async fn my_access_log(
             Ok(Json(page).into_response())
         }
         Some("csv") => {
-            let mut entries = Vec::new();
-            let mut after = query.after;
-            // The whole log, a page at a time, up to a bound that keeps one export cheap.
-            while entries.len() < 50_000 {
-                let page = wallet.access_log(&account_id, after, MAX_PAGE).await?;
-                entries.extend(page.entries);
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
+            let entries = wallet.access_log_export(&account_id).await?;
             let csv = access_log::to_csv(&entries);
             Ok((
                 [
