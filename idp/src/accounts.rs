@@ -563,7 +563,9 @@ fn clean_registry_name(field: &str, text: &str) -> Result<String, IdpError> {
     }
 }
 
-fn clean_name(field: &str, text: &str) -> Result<String, IdpError> {
+/// A citizen's names as an account keeps them: whitespace collapsed, not empty, at most
+/// [`MAX_NAME`] characters, no control characters.
+pub fn clean_name(field: &str, text: &str) -> Result<String, IdpError> {
     let cleaned = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if cleaned.is_empty() {
         return Err(IdpError::Invalid(format!("the {field} are empty")));

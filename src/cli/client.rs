@@ -144,10 +144,8 @@ pub async fn run(cmd: ClientCmd, ctx: &CliContext) -> anyhow::Result<()> {
                 legal_basis: args.legal_basis.clone(),
                 consent_events_uri: args.consent_events_uri.clone(),
             };
-            if let Some(uri) = &terms.consent_events_uri {
-                clave_idp::clients::validate::check_uri(uri)
-                    .map_err(|e| anyhow::anyhow!("invalid consent events URI: {e}"))?;
-            }
+            // Checked first, so a refused term never leaves a client registered without it.
+            terms.check()?;
             let new = new_client(*args)?;
             let registered = clients.register(new).await.map_err(explain)?;
             let client = &registered.client;

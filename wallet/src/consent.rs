@@ -311,6 +311,33 @@ pub struct ClientTerms {
     pub consent_events_uri: Option<String>,
 }
 
+impl ClientTerms {
+    /// Checks the terms before they are stored: one-line texts of sensible length, and an
+    /// events URI that is https (or http on loopback, for development).
+    pub fn check(&self) -> Result<(), WalletError> {
+        for (what, text) in [
+            ("purpose", &self.purpose),
+            ("legal basis", &self.legal_basis),
+        ] {
+            if let Some(text) = text
+                && (text.trim().is_empty()
+                    || text.chars().count() > MAX_PURPOSE
+                    || text.chars().any(char::is_control))
+            {
+                return Err(WalletError::Invalid(format!(
+                    "the {what} must be one line of 1 to {MAX_PURPOSE} characters"
+                )));
+            }
+        }
+        if let Some(uri) = &self.consent_events_uri {
+            clave_idp::clients::validate::check_uri(uri).map_err(|e| {
+                WalletError::Invalid(format!("the consent events URI is not acceptable: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// The consents.
 #[derive(Debug, Clone, Copy)]
 pub struct Consents<'a> {
@@ -409,25 +436,7 @@ impl Consents<'_> {
                 "no registered client {client_id:?}"
             )));
         }
-        for (what, text) in [
-            ("purpose", &terms.purpose),
-            ("legal basis", &terms.legal_basis),
-        ] {
-            if let Some(text) = text
-                && (text.trim().is_empty()
-                    || text.chars().count() > MAX_PURPOSE
-                    || text.chars().any(char::is_control))
-            {
-                return Err(WalletError::Invalid(format!(
-                    "the {what} must be one line of 1 to {MAX_PURPOSE} characters"
-                )));
-            }
-        }
-        if let Some(uri) = &terms.consent_events_uri {
-            clave_idp::clients::validate::check_uri(uri).map_err(|e| {
-                WalletError::Invalid(format!("the consent events URI is not acceptable: {e}"))
-            })?;
-        }
+        terms.check()?;
         sqlx::query(
             "INSERT INTO wallet_clients (client_id, purpose, legal_basis, consent_events_uri, updated_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO UPDATE SET \
@@ -607,7 +616,9 @@ impl Consents<'_> {
             .revoke_grants_under_consent(&mut tx, &consent.id, &reason)
             .await?;
         let terms = self.terms(&consent.client_id).await?;
-        if let Some(uri) = &terms.consent_events_uri {
+        // A one-time consent lapsing with its login is no news to the service.
+        let newsworthy = ending == Ending::Revoked || consent.mode == Mode::Ongoing;
+        if let Some(uri) = terms.consent_events_uri.as_deref().filter(|_| newsworthy) {
             crate::events::queue(&mut tx, consent, ending.status(), uri, now).await?;
         }
         let actor = match ending {

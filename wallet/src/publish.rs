@@ -398,6 +398,12 @@ fn check_item(
                 .map_err(|e| e.to_string())
         })
         .map_err(|e| reject(ItemError::InvalidValue, format!("{}: {e}", item.attribute)))?;
+    // The names are mirrored into the account, which has its own rules for them.
+    if let ("given_names" | "family_names", Some(name)) = (item.attribute.as_str(), value.as_str())
+    {
+        clave_idp::accounts::clean_name("names", name)
+            .map_err(|e| reject(ItemError::InvalidValue, format!("{}: {e}", item.attribute)))?;
+    }
     let bound = |text: &Option<String>| text.as_deref().map(parse_instant).transpose();
     let valid_from = bound(&item.valid_from).map_err(|e| reject(ItemError::InvalidValue, e))?;
     let valid_until = bound(&item.valid_until).map_err(|e| reject(ItemError::InvalidValue, e))?;
