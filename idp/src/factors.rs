@@ -154,6 +154,43 @@ pub fn is_fresh(session: &Session, now: i64) -> bool {
     now.saturating_sub(session.auth_time) <= FRESH_SECS
 }
 
+/// Locks `account_id`'s row until the transaction ends (an update that changes nothing takes
+/// the row lock on PostgreSQL; SQLite's write transactions are serial anyway), so factor
+/// changes of one citizen are applied one at a time across nodes.
+pub(crate) async fn lock_account(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE idp_accounts SET updated_at = updated_at WHERE id = $1")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn summary_on(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+) -> Result<FactorSummary, IdpError> {
+    // BOOLEAN is read through an integer cast: sqlx's Any driver cannot decode SQLite's.
+    let row: SummaryRow = sqlx::query_as(
+        "SELECT \
+           (SELECT COUNT(*) FROM idp_totp WHERE account_id = $1 AND confirmed_at IS NOT NULL) AS totp, \
+           (SELECT COUNT(*) FROM idp_recovery_codes WHERE account_id = $1 AND used_at IS NULL) AS recovery, \
+           (SELECT COUNT(*) FROM idp_passkeys WHERE account_id = $1) AS passkeys, \
+           COALESCE((SELECT CAST(always_ask AS INTEGER) FROM idp_factor_settings WHERE account_id = $1), 0) AS always_ask",
+    )
+    .bind(account_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(FactorSummary {
+        totp: row.totp > 0,
+        recovery_codes_left: row.recovery,
+        passkeys: row.passkeys,
+        always_ask: row.always_ask != 0,
+    })
+}
+
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     totp: i64,
@@ -178,23 +215,26 @@ impl Idp {
 impl Factors<'_> {
     /// What `account_id` has set up.
     pub async fn summary(&self, account_id: &str) -> Result<FactorSummary, IdpError> {
-        // BOOLEAN is read through an integer cast: sqlx's Any driver cannot decode SQLite's.
-        let row: SummaryRow = sqlx::query_as(
-            "SELECT \
-               (SELECT COUNT(*) FROM idp_totp WHERE account_id = $1 AND confirmed_at IS NOT NULL) AS totp, \
-               (SELECT COUNT(*) FROM idp_recovery_codes WHERE account_id = $1 AND used_at IS NULL) AS recovery, \
-               (SELECT COUNT(*) FROM idp_passkeys WHERE account_id = $1) AS passkeys, \
-               COALESCE((SELECT CAST(always_ask AS INTEGER) FROM idp_factor_settings WHERE account_id = $1), 0) AS always_ask",
-        )
-        .bind(account_id)
-        .fetch_one(self.idp.ctx().db.pool())
-        .await?;
-        Ok(FactorSummary {
-            totp: row.totp > 0,
-            recovery_codes_left: row.recovery,
-            passkeys: row.passkeys,
-            always_ask: row.always_ask != 0,
-        })
+        let mut conn = self.idp.ctx().db.pool().acquire().await?;
+        summary_on(&mut conn, account_id).await
+    }
+
+    /// Inside a transaction that just removed one of `account_id`'s factors: refuses
+    /// ([`IdpError::Conflict`]) when none is left while "always ask" is on. The caller locked
+    /// the account first ([`lock_account`]), so two removals racing on two nodes are counted
+    /// one after the other and cannot both take the last factors away.
+    pub(crate) async fn check_one_left(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account_id: &str,
+    ) -> Result<(), IdpError> {
+        let summary = summary_on(conn, account_id).await?;
+        if summary.always_ask && !summary.has_second_factor() {
+            return Err(IdpError::Conflict(
+                "this is the last second factor and every login asks for one".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Sets "always ask for my second factor"; journaled as `factors.always_ask_changed`.
@@ -229,23 +269,15 @@ impl Factors<'_> {
     /// Removes the citizen's TOTP authenticator; journaled as `totp.removed`. Refused
     /// ([`IdpError::Conflict`]) when it is the last second factor and "always ask" is on.
     pub async fn remove_totp(&self, account_id: &str) -> Result<(), IdpError> {
-        let summary = self.summary(account_id).await?;
-        if summary.always_ask
-            && summary.totp
-            && summary.recovery_codes_left == 0
-            && summary.passkeys == 0
-        {
-            return Err(IdpError::Conflict(
-                "this is the last second factor and every login asks for one".into(),
-            ));
-        }
         let ctx = self.idp.ctx();
         let now = ctx.clock.now();
         let mut tx = ctx.db.begin().await?;
+        lock_account(&mut tx, account_id).await?;
         if !self.idp.totps().delete(&mut tx, account_id).await? {
             tx.rollback().await?;
             return Err(IdpError::NotFound("TOTP authenticator"));
         }
+        self.check_one_left(&mut tx, account_id).await?;
         let event = NewEvent::new("totp.removed")
             .actor(account_id)
             .subject(account_id);

@@ -718,6 +718,8 @@ impl Passkeys<'_> {
     /// Deletes one of the citizen's passkeys, journaled as `passkey.deleted`. Whether the
     /// citizen may (fresh authentication, a policy needing a second factor) is the caller's
     /// decision.
+    /// Refused with [`IdpError::Conflict`] when it is the last second factor and every login
+    /// asks for one.
     pub async fn delete(&self, account_id: &str, passkey_id: &str) -> Result<(), PasskeyError> {
         if !clave_common::id::is_plausible_id(passkey_id) {
             return Err(PasskeyError::NotFound);
@@ -725,6 +727,7 @@ impl Passkeys<'_> {
         let ctx = self.idp.ctx();
         let now = ctx.clock.now();
         let mut tx = ctx.db.begin().await?;
+        crate::factors::lock_account(&mut tx, account_id).await?;
         let deleted = sqlx::query("DELETE FROM idp_passkeys WHERE id = $1 AND account_id = $2")
             .bind(passkey_id)
             .bind(account_id)
@@ -734,6 +737,10 @@ impl Passkeys<'_> {
         if deleted != 1 {
             return Err(PasskeyError::NotFound);
         }
+        self.idp
+            .factors()
+            .check_one_left(&mut tx, account_id)
+            .await?;
         let event = NewEvent::new("passkey.deleted")
             .actor(account_id)
             .subject(account_id)

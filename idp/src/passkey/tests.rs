@@ -383,3 +383,33 @@ async fn passkeys_are_named_listed_and_deleted_by_their_owner_only() {
     ));
     assert_eq!(journal_kinds(&t, "passkey.deleted").await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_last_factor_stays_while_every_login_asks_for_one_even_when_two_nodes_race() {
+    let (t, account) = setup().await;
+    let (_, first) = registered(&t, &account).await;
+    let (_, second) = registered(&t, &account).await;
+    t.idp
+        .factors()
+        .set_always_ask(&account.id, true)
+        .await
+        .unwrap();
+    // Two nodes delete one passkey each at the same moment: one of them must be refused.
+    let other_node = crate::Idp::new(crate::oidc::testing::ctx_like(t.idp.ctx()));
+    let (here, there) = (t.idp.passkeys(), other_node.passkeys());
+    let (a, b) = tokio::join!(
+        here.delete(&account.id, &first.id),
+        there.delete(&account.id, &second.id)
+    );
+    let refused = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(PasskeyError::Idp(IdpError::Conflict(_)))))
+        .count();
+    assert_eq!(
+        (usize::from(a.is_ok()) + usize::from(b.is_ok()), refused),
+        (1, 1),
+        "{a:?} {b:?}"
+    );
+    assert_eq!(t.idp.passkeys().list(&account.id).await.unwrap().len(), 1);
+    assert_eq!(journal_kinds(&t, "passkey.deleted").await.len(), 1);
+}

@@ -304,25 +304,15 @@ async fn delete(
         Ok(session) => session,
         Err(elsewhere) => return Ok(elsewhere),
     };
-    // The last second factor stays while the citizen has every login ask for one.
-    let summary = state
-        .idp
-        .factors()
-        .summary(&session.account_id)
-        .await
-        .map_err(|e| PageError::from_idp(lang, &e))?;
-    let passkeys = state.idp.passkeys();
-    let count = passkeys
-        .count(&session.account_id)
-        .await
-        .map_err(|e| page_error(lang, e))?;
-    if summary.always_ask && !summary.totp && summary.recovery_codes_left == 0 && count <= 1 {
-        return Ok(see_other("/me/passkeys?done=last", Vec::new()));
+    // The last second factor stays while the citizen has every login ask for one; the idp
+    // checks it in the same transaction as the deletion.
+    match state.idp.passkeys().delete(&session.account_id, &id).await {
+        Ok(()) => {}
+        Err(clave_idp::passkey::PasskeyError::Idp(clave_idp::IdpError::Conflict(_))) => {
+            return Ok(see_other("/me/passkeys?done=last", Vec::new()));
+        }
+        Err(e) => return Err(page_error(lang, e)),
     }
-    passkeys
-        .delete(&session.account_id, &id)
-        .await
-        .map_err(|e| page_error(lang, e))?;
     Ok(see_other("/me/passkeys?done=saved", Vec::new()))
 }
 
