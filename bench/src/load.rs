@@ -1,0 +1,431 @@
+//! `clave-bench run`: the load generator. Each scenario runs `--concurrency` workers against
+//! the server for a warm-up, then for `--duration` seconds (or `--requests` in all) while the
+//! server's CPU time and memory are read from `/proc/<pid>`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::report::{self, ScenarioResult};
+use crate::scenarios::{self, Tokens, five_attributes, kind_of};
+use crate::seed::{ATTRIBUTES, Setup, run_text};
+
+/// Every scenario, in the order `all` runs them.
+pub const SCENARIOS: &[&str] = &[
+    "client-credentials",
+    "refresh",
+    "userinfo",
+    "introspect",
+    "wallet-read",
+    "wallet-publish",
+    "login",
+];
+
+/// Flags of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The credentials `seed` wrote.
+    #[arg(long, default_value = "bench-setup.json")]
+    setup: PathBuf,
+    /// Scenarios, comma separated, or `all`: client-credentials, refresh, userinfo,
+    /// introspect, wallet-read, wallet-publish, login.
+    #[arg(long, default_value = "all")]
+    scenarios: String,
+    /// Concurrent workers.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds to measure each scenario.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Stop after this many requests instead (per scenario, all workers together).
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Seconds of warm-up before measuring.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// The server's process id: CPU seconds and memory are read from /proc/<pid>.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the results as a Markdown table here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// A label for the results (the backend, the machine).
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+/// What one worker holds between requests.
+enum Worker {
+    Token { client: usize },
+    Refresh { refresh: String },
+    Bearer { access: String },
+    Agency { token: String, sub: String },
+    Publish { token: String, round: u64 },
+    Login { next: u32 },
+}
+
+struct Shared {
+    base: String,
+    setup: Setup,
+    http: reqwest::Client,
+    scenario: String,
+    concurrency: usize,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let setup: Setup = serde_json::from_slice(
+        &std::fs::read(&args.setup)
+            .with_context(|| format!("cannot read {}", args.setup.display()))?,
+    )
+    .context("the setup file is not what `clave-bench seed` writes")?;
+    let wanted: Vec<String> = if args.scenarios == "all" {
+        SCENARIOS.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        args.scenarios
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .collect()
+    };
+    for name in &wanted {
+        if !SCENARIOS.contains(&name.as_str()) {
+            bail!(
+                "unknown scenario {name:?}; the scenarios are {}",
+                SCENARIOS.join(", ")
+            );
+        }
+    }
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency * 2)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut results = Vec::new();
+    for name in wanted {
+        let shared = Arc::new(Shared {
+            base: args.url.trim_end_matches('/').to_owned(),
+            setup: setup.clone(),
+            http: http.clone(),
+            scenario: name.clone(),
+            concurrency: args.concurrency,
+        });
+        eprintln!("{name}: preparing {} workers", args.concurrency);
+        let mut workers = Vec::new();
+        for i in 0..args.concurrency {
+            workers.push(
+                prepare(&shared, i)
+                    .await
+                    .with_context(|| format!("{name}: preparing"))?,
+            );
+        }
+        if args.warmup > 0 {
+            eprintln!("{name}: warming up for {} s", args.warmup);
+            let (back, _) = drive(&shared, workers, Duration::from_secs(args.warmup), None).await;
+            workers = back;
+        }
+        let before = args.pid.map(cpu_seconds).transpose()?;
+        eprintln!("{name}: measuring");
+        let started = Instant::now();
+        let (_, tally) = drive(
+            &shared,
+            workers,
+            Duration::from_secs(args.duration),
+            args.requests,
+        )
+        .await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let after = args.pid.map(cpu_seconds).transpose()?;
+        let cpu = before.zip(after).map(|(b, a)| a - b);
+        let memory = args.pid.map(memory_kib).transpose()?;
+        let per_request = if name == "wallet-publish" {
+            PUBLISH_ITEMS as f64
+        } else {
+            1.0
+        };
+        let result = ScenarioResult::new(
+            &name,
+            args.concurrency,
+            elapsed,
+            tally,
+            cpu,
+            memory,
+            per_request,
+        );
+        eprintln!("{}", report::line(&result));
+        results.push(result);
+    }
+    let doc = json!({
+        "label": args.label,
+        "url": args.url,
+        "citizens": setup.citizens,
+        "argon2": setup.argon2,
+        "results": results,
+    });
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    let table = report::markdown(&args.label, &results);
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &table)?;
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// Items per `wallet-publish` request.
+const PUBLISH_ITEMS: usize = 100;
+
+async fn prepare(shared: &Shared, i: usize) -> anyhow::Result<Worker> {
+    let (base, setup) = (&shared.base, &shared.setup);
+    let index = i as u32;
+    Ok(match shared.scenario.as_str() {
+        "client-credentials" => Worker::Token { client: i },
+        "refresh" => {
+            let tokens = scenarios::log_in(base, setup, index, "openid", None).await?;
+            Worker::Refresh {
+                refresh: tokens
+                    .refresh
+                    .context("the relying party got no refresh token")?,
+            }
+        }
+        "userinfo" | "introspect" => {
+            let details = five_attributes();
+            let Tokens { access, .. } =
+                scenarios::log_in(base, setup, index, "openid profile", Some(&details)).await?;
+            Worker::Bearer { access }
+        }
+        "wallet-read" => {
+            let details = five_attributes();
+            let tokens =
+                scenarios::log_in(base, setup, index, "openid profile", Some(&details)).await?;
+            let token =
+                scenarios::client_token(&shared.http, base, &setup.rp, "wallet:read").await?;
+            Worker::Agency {
+                token,
+                sub: tokens.sub,
+            }
+        }
+        "wallet-publish" => Worker::Publish {
+            token: scenarios::client_token(&shared.http, base, &setup.registry, "wallet:publish")
+                .await?,
+            round: 0,
+        },
+        "login" => Worker::Login { next: index },
+        other => bail!("unknown scenario {other}"),
+    })
+}
+
+/// Latencies (microseconds) and errors by kind.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub latencies: Vec<u32>,
+    pub errors: BTreeMap<String, u64>,
+}
+
+async fn drive(
+    shared: &Arc<Shared>,
+    workers: Vec<Worker>,
+    duration: Duration,
+    requests: Option<u64>,
+) -> (Vec<Worker>, Tally) {
+    let deadline = Instant::now() + duration;
+    let budget = Arc::new(std::sync::atomic::AtomicU64::new(
+        requests.unwrap_or(u64::MAX),
+    ));
+    let mut tasks = Vec::new();
+    for mut worker in workers {
+        let shared = shared.clone();
+        let budget = budget.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            while Instant::now() < deadline
+                && budget
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |b| b.checked_sub(1),
+                    )
+                    .is_ok()
+            {
+                let started = Instant::now();
+                match step(&shared, &mut worker).await {
+                    Ok(()) => tally
+                        .latencies
+                        .push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)),
+                    Err(e) => *tally.errors.entry(kind_of(&e)).or_default() += 1,
+                }
+            }
+            (worker, tally)
+        }));
+    }
+    let mut back = Vec::new();
+    let mut all = Tally::default();
+    for task in tasks {
+        if let Ok((worker, tally)) = task.await {
+            back.push(worker);
+            all.latencies.extend(tally.latencies);
+            for (kind, n) in tally.errors {
+                *all.errors.entry(kind).or_default() += n;
+            }
+        }
+    }
+    (back, all)
+}
+
+async fn expect_ok(response: reqwest::Response, what: &str) -> anyhow::Result<Value> {
+    let status = response.status();
+    if !status.is_success() {
+        bail!("http {}: {what}", status.as_u16());
+    }
+    Ok(response.json().await?)
+}
+
+async fn step(shared: &Shared, worker: &mut Worker) -> anyhow::Result<()> {
+    let (base, setup, http) = (&shared.base, &shared.setup, &shared.http);
+    match worker {
+        Worker::Token { client } => {
+            let services = &setup.services;
+            let credentials = services
+                .get(*client % services.len().max(1))
+                .unwrap_or(&setup.rp);
+            let body = [
+                ("grant_type", "client_credentials"),
+                ("scope", "wallet:read"),
+            ];
+            let response = http
+                .post(format!("{base}/oauth2/token"))
+                .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
+                .form(&body)
+                .send()
+                .await?;
+            expect_ok(response, "token").await?;
+        }
+        Worker::Refresh { refresh } => {
+            let response = http
+                .post(format!("{base}/oauth2/token"))
+                .basic_auth(&setup.rp.client_id, Some(&setup.rp.client_secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                ])
+                .send()
+                .await?;
+            let body = expect_ok(response, "refresh").await?;
+            *refresh = body["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        Worker::Bearer { access } if shared.scenario == "introspect" => {
+            let response = http
+                .post(format!("{base}/oauth2/introspect"))
+                .basic_auth(&setup.rp.client_id, Some(&setup.rp.client_secret))
+                .form(&[("token", access.as_str())])
+                .send()
+                .await?;
+            let body = expect_ok(response, "introspect").await?;
+            if body["active"] != true {
+                bail!("inactive: introspect");
+            }
+        }
+        Worker::Bearer { access } => {
+            let response = http
+                .get(format!("{base}/oauth2/userinfo"))
+                .bearer_auth(access.as_str())
+                .send()
+                .await?;
+            let body = expect_ok(response, "userinfo").await?;
+            if body["attribute_provenance"].as_object().map(|o| o.len()) != Some(ATTRIBUTES.len()) {
+                bail!("incomplete: userinfo lacks the five attributes");
+            }
+        }
+        Worker::Agency { token, sub } => {
+            let names: Vec<&str> = ATTRIBUTES.iter().map(|(a, _)| *a).collect();
+            let response = http
+                .get(format!(
+                    "{base}/api/wallet/v1/citizens/{sub}/attributes?names={}",
+                    names.join(",")
+                ))
+                .bearer_auth(token.as_str())
+                .send()
+                .await?;
+            expect_ok(response, "wallet read").await?;
+        }
+        Worker::Publish { token, round } => {
+            *round += 1;
+            let offset = (*round as usize * PUBLISH_ITEMS) as u32;
+            let items: Vec<Value> = (0..PUBLISH_ITEMS as u32)
+                .map(|i| {
+                    let run = run_text(setup.first_run + (offset + i) % setup.citizens.max(1));
+                    // Alternate the value so every item is a real change with history.
+                    let day = 1 + (*round % 28);
+                    json!({"run": run, "attribute": "birthdate", "value": format!("1990-04-{day:02}")})
+                })
+                .collect();
+            let response = http
+                .post(format!("{base}/api/wallet/v1/attributes/batch"))
+                .bearer_auth(token.as_str())
+                .json(&json!({ "items": items }))
+                .send()
+                .await?;
+            let body = expect_ok(response, "publish").await?;
+            if body["rejected"] != 0 {
+                bail!("rejected: publish items");
+            }
+        }
+        Worker::Login { next } => {
+            scenarios::log_in(base, setup, *next, "openid", None).await?;
+            *next += shared.concurrency as u32;
+        }
+    }
+    Ok(())
+}
+
+/// The CPU seconds (user + system) process `pid` has used.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("cannot read /proc/{pid}/stat: is the server running?"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    Ok((ticks(11) + ticks(12)) / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The current and peak resident memory of `pid`, in KiB.
+fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("VmRSS:"), field("VmHWM:")))
+}
