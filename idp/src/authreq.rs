@@ -116,6 +116,8 @@ pub struct AuthRequest {
     pub authorization_details: Option<String>,
     /// The lowest level of assurance the requested data needs, beyond the client's own.
     pub min_acr: Option<String>,
+    /// The `sub` of the request's `id_token_hint`: who the client expects to be signed in.
+    pub hint_subject: Option<String>,
     /// When the citizen approved the scopes during this request.
     pub consented_at: Option<i64>,
     /// The consent the citizen gave during this request, as the claims provider named it.
@@ -160,6 +162,7 @@ struct AuthRequestRow {
     prior_session_digest: Option<String>,
     authorization_details: Option<String>,
     min_acr: Option<String>,
+    hint_subject: Option<String>,
     consented_at: Option<i64>,
     consent_ref: Option<String>,
     created_at: i64,
@@ -187,6 +190,7 @@ impl AuthRequestRow {
             prior_session_digest: self.prior_session_digest,
             authorization_details: self.authorization_details,
             min_acr: self.min_acr,
+            hint_subject: self.hint_subject,
             consented_at: self.consented_at,
             consent_ref: self.consent_ref,
             created_at: self.created_at,
@@ -199,7 +203,7 @@ const SELECT_PENDING: &str = "SELECT id, client_id, client_name, redirect_uri, \
      CAST(redirect_uri_given AS INTEGER) AS redirect_uri_given, \
      scope, state, nonce, code_challenge, response_mode, prompt, max_age, login_hint, acr_values, \
      ui_locales, browser_digest, prior_session_digest, authorization_details, min_acr, \
-     consented_at, consent_ref, created_at, expires_at \
+     hint_subject, consented_at, consent_ref, created_at, expires_at \
      FROM idp_auth_requests WHERE id = $1 AND completed_at IS NULL AND expires_at > $2";
 
 /// The pending authorization requests.
@@ -268,9 +272,9 @@ impl AuthRequests<'_> {
             "INSERT INTO idp_auth_requests (id, client_id, client_name, redirect_uri, \
              redirect_uri_given, scope, state, nonce, code_challenge, response_mode, prompt, \
              max_age, login_hint, acr_values, ui_locales, browser_digest, prior_session_digest, \
-             authorization_details, min_acr, created_at, expires_at) \
+             authorization_details, min_acr, hint_subject, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21)",
+             $18, $19, $20, $21, $22)",
         )
         .bind(&request.id)
         .bind(&request.client_id)
@@ -291,6 +295,7 @@ impl AuthRequests<'_> {
         .bind(&request.prior_session_digest)
         .bind(&request.authorization_details)
         .bind(&request.min_acr)
+        .bind(&request.hint_subject)
         .bind(request.created_at)
         .bind(request.expires_at)
         .execute(self.ctx.db.pool())

@@ -329,3 +329,59 @@ async fn a_service_removed_during_the_login_gets_no_answer_at_its_old_address() 
     }
     assert!(status.is_client_error(), "a page explains it: {status}");
 }
+
+#[tokio::test]
+async fn an_id_token_hint_for_someone_else_asks_for_a_login() {
+    let app = TestApp::new().await;
+    citizen(&app).await;
+    app.citizen("11.111.111-1", PASSWORD).await;
+    let client = register(&app, web_client("Previsión")).await;
+    let other = register(&app, web_client("Otro servicio")).await;
+
+    // María signs in; the service keeps her ID token.
+    let mut browser = Browser::new(&app);
+    let (url, verifier) = authorize_url(&app, &client, &[]);
+    let landing = browser
+        .go(&url, Some((RUN, PASSWORD)), OnConsent::Approve)
+        .await;
+    let (_, tokens) = redeem(&app.url, &client, &landing.code(), &verifier).await;
+    let maria_hint = tokens["id_token"].as_str().unwrap().to_owned();
+
+    // With her own hint, a silent request succeeds.
+    let (url, _) = authorize_url(
+        &app,
+        &client,
+        &[("prompt", "none"), ("id_token_hint", &maria_hint)],
+    );
+    let landing = browser.go(&url, None, OnConsent::Stop).await;
+    assert!(landing.param("code").is_some(), "{landing:?}");
+
+    // Someone else now uses the browser: the hint for María is not answered with their code.
+    let mut shared = Browser::new(&app);
+    shared.log_in("11.111.111-1", PASSWORD).await;
+    let (url, _) = authorize_url(
+        &app,
+        &client,
+        &[("prompt", "none"), ("id_token_hint", &maria_hint)],
+    );
+    let landing = shared.go(&url, None, OnConsent::Stop).await;
+    assert_eq!(landing.param("error").as_deref(), Some("login_required"));
+    let (url, _) = authorize_url(&app, &client, &[("id_token_hint", &maria_hint)]);
+    let landing = shared.go(&url, None, OnConsent::Stop).await;
+    assert!(
+        matches!(&landing, Landing::Page { path, .. } if path == "/login"),
+        "{landing:?}"
+    );
+
+    // A hint issued to another client, or no ID token at all, is the client's error.
+    let (url, _) = authorize_url(&app, &other, &[("id_token_hint", &maria_hint)]);
+    let landing = browser.go(&url, None, OnConsent::Stop).await;
+    assert_eq!(landing.param("error").as_deref(), Some("invalid_request"));
+    let (url, _) = authorize_url(&app, &client, &[("id_token_hint", "not.a.token")]);
+    let landing = browser.go(&url, None, OnConsent::Stop).await;
+    assert_eq!(landing.param("error").as_deref(), Some("invalid_request"));
+    let access = tokens["access_token"].as_str().unwrap();
+    let (url, _) = authorize_url(&app, &client, &[("id_token_hint", access)]);
+    let landing = browser.go(&url, None, OnConsent::Stop).await;
+    assert_eq!(landing.param("error").as_deref(), Some("invalid_request"));
+}

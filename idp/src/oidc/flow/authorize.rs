@@ -211,6 +211,14 @@ pub(crate) async fn next_step(
     let summary = idp.factors().summary(&session.account_id).await?;
     let need = level_need(client.min_acr.as_deref(), request, &summary);
     if !fresh {
+        // The client expects someone else (`id_token_hint`): that citizen must log in.
+        if request
+            .hint_subject
+            .as_deref()
+            .is_some_and(|sub| sub != client.subject_for_account(&session.account_id))
+        {
+            return Ok(Step::Login);
+        }
         // `max_age=0` asks for a login now, like `prompt=login` (OIDC Core §3.1.2.1).
         let too_old = request
             .max_age

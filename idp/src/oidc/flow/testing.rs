@@ -65,6 +65,7 @@ pub(crate) async fn authorized(idp: &Idp) -> (Client, Session, String, AuthReque
         prior_session_digest: None,
         authorization_details: None,
         min_acr: None,
+        hint_subject: None,
         consented_at: None,
         consent_ref: None,
         created_at: START,

@@ -132,6 +132,24 @@ pub(crate) async fn validate(
     };
     let refuse = |error: OAuthError| Refusal::Redirect(back.clone(), error);
     let checked = check_parameters(&client, params, pushed).map_err(refuse)?;
+    // The hint must be an ID token this server issued to this client; expired is fine
+    // (OIDC Core §3.1.2.1).
+    let hint_subject = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => {
+            let hint = idp
+                .tokens()
+                .validate_id_token_hint(hint)
+                .await
+                .map_err(refuse)?;
+            if hint.client_id != client.client_id {
+                return Err(refuse(OAuthError::invalid_request(
+                    "the `id_token_hint` was issued to another client",
+                )));
+            }
+            Some(hint.sub)
+        }
+    };
     let authorization_details = params.get("authorization_details");
     let scopes = scope_list(&checked.scope);
     let terms = idp
@@ -177,6 +195,7 @@ pub(crate) async fn validate(
         prior_session_digest: None,
         authorization_details: authorization_details.map(str::to_owned),
         min_acr: terms.min_acr,
+        hint_subject,
         consented_at: None,
         consent_ref: None,
         created_at: now,
