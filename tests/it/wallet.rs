@@ -579,7 +579,9 @@ async fn a_relying_party_gets_the_consented_claims_with_provenance_and_a_verifia
     assert_eq!(receipt["purpose"], "Verificar la edad para el subsidio");
     assert_eq!(receipt["legal_basis"], "Ley 18.695");
     assert_eq!(receipt["attributes"], json!(["birthdate", "nationality"]));
-    assert_eq!(receipt["sub"], json!(maria.id));
+    // The subject the service knows, not an identifier that links services.
+    assert_eq!(receipt["sub"], json!(claims.subject().as_str()));
+    assert_ne!(receipt["sub"], json!(maria.id));
     assert_eq!(
         jwt_parts(consent["receipt"].as_str().unwrap()).0["typ"],
         "consent-receipt+jwt"
@@ -985,6 +987,8 @@ async fn tampering_with_the_consent_ledger_is_caught_by_journal_verify() {
     assert_eq!(granted["type"], "clave_wallet");
     assert_eq!(granted["attributes"], json!(["birthdate", "nationality"]));
     assert_eq!(granted["mode"], "ongoing");
+    let receipt = verify_with_jwks(&app.url, granted["consent_receipt"].as_str().unwrap()).await;
+    assert_eq!(receipt["jti"], granted["consent_id"]);
     assert!(app.cli(&["journal", "verify"]).success);
 
     let granted = app.journal_of_kind("consent.granted").await;

@@ -212,7 +212,7 @@ const DEFAULTS: &[Default_] = &[
 ];
 
 /// The attributes whose authoritative source is the identity registry: a client that is a
-/// source for all of them may create the accounts of citizens it publishes for.
+/// source of one of them may create the accounts of citizens it publishes for.
 pub const IDENTITY_ATTRIBUTES: &[&str] = &["given_names", "family_names"];
 
 /// Scopes that belong to the idp or the APIs and cannot name attributes.

@@ -492,7 +492,7 @@ impl Consents<'_> {
             ended_at: None,
             receipt: String::new(),
         };
-        consent.receipt = self.receipt(&consent).await?;
+        consent.receipt = self.receipt(&consent, client).await?;
         sqlx::query(
             "INSERT INTO wallet_consents (id, account_id, client_id, attributes, purpose, \
              legal_basis, mode, granted_at, expires_at, status, receipt) \
@@ -527,14 +527,19 @@ impl Consents<'_> {
     }
 
     /// The receipt of `consent`: a JWS signed with clave's ES256 key, verifiable with the
-    /// JWKS, stating who consented to what, for whom, why and until when.
-    async fn receipt(&self, consent: &Consent) -> Result<String, WalletError> {
+    /// JWKS, stating who consented to what, for whom, why and until when. The citizen is
+    /// named by the subject the service knows them by, so the receipt can be handed to the
+    /// service (in the token response) without linking the citizen across services.
+    async fn receipt(&self, consent: &Consent, client: &Client) -> Result<String, WalletError> {
         let ctx = self.wallet.idp().ctx();
         let mut claims = Map::new();
         claims.insert("iss".into(), json!(ctx.config.issuer()));
         claims.insert("jti".into(), json!(consent.id));
         claims.insert("iat".into(), json!(consent.granted_at));
-        claims.insert("sub".into(), json!(consent.account_id));
+        claims.insert(
+            "sub".into(),
+            json!(client.subject_for_account(&consent.account_id)),
+        );
         claims.insert("client_id".into(), json!(consent.client_id));
         claims.insert("client_name".into(), json!(consent.client_name));
         claims.insert("attributes".into(), json!(consent.attributes));

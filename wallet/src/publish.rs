@@ -3,9 +3,9 @@
 //!
 //! A batch is checked item by item first; the items that pass are written in one transaction
 //! and the others reported, so nothing is half-written: either every valid item is stored or,
-//! if the database fails, none is. A source authoritative for identity (every attribute of
-//! [`IDENTITY_ATTRIBUTES`]) creates the accounts of citizens it publishes for who have none
-//! yet; they activate them later.
+//! if the database fails, none is. A source authoritative for identity (the citizen's names,
+//! [`IDENTITY_ATTRIBUTES`]: the civil registry) creates the accounts of citizens it publishes
+//! for who have none yet; they activate them later.
 
 use std::collections::{HashMap, HashSet};
 
@@ -139,7 +139,7 @@ impl Wallet {
             .collect();
         let creates_citizens = IDENTITY_ATTRIBUTES
             .iter()
-            .all(|a| authoritative.contains(*a));
+            .any(|a| authoritative.contains(*a));
 
         let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
         let mut valid = Vec::new();

@@ -379,6 +379,7 @@ impl clave_idp::claims::ClaimsProvider for WalletClaims {
                     "mode": c.mode,
                     "consent_id": c.id,
                     "expires_at": crate::value::rfc3339(c.expires_at),
+                    "consent_receipt": c.receipt,
                 }])
             }))
         })
