@@ -21,6 +21,7 @@ pub mod oidc;
 pub mod passkey;
 pub mod password;
 pub mod recovery;
+pub mod roles;
 pub mod session;
 pub mod throttle;
 pub mod totp;

@@ -15,6 +15,7 @@ use clave_idp::Idp;
 use clave_wallet::Wallet;
 
 pub mod assets;
+pub mod callers;
 pub mod consent;
 pub mod cookies;
 pub mod csrf;
@@ -55,5 +56,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(second_factor::routes())
         .merge(security::routes())
         .merge(wallet::routes())
+        .merge(callers::routes())
         .with_state(state)
 }

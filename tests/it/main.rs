@@ -7,6 +7,7 @@
 mod support;
 
 mod browser;
+mod callers;
 mod foundation;
 mod interop;
 mod login;
