@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod authreq;
 pub mod claims;
 pub mod clients;
+pub mod emergency;
 pub mod error;
 pub mod factors;
 pub mod http;

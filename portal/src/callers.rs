@@ -38,6 +38,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/agent/verify", post(verify))
         .route("/agent/start", post(start))
         .route("/agent/checks/{id}", get(check_page))
+        .route("/agent/unlock", post(front_desk_unlock))
 }
 
 /// The pages' sentences in one language.
@@ -139,6 +140,14 @@ pub struct CallerTexts {
     pub unknown_run: &'static str,
     /// .
     pub already_waiting: &'static str,
+    /// The front-desk section's heading.
+    pub front_desk: &'static str,
+    /// Its explanation.
+    pub front_desk_intro: &'static str,
+    /// The identity-check checkbox.
+    pub in_person: &'static str,
+    /// The button.
+    pub unlock: &'static str,
 }
 
 /// Spanish.
@@ -191,6 +200,10 @@ pub static ES: CallerTexts = CallerTexts {
     no_match: "El RUN y el código no coinciden, o el código venció o ya se usó. Pídele a la persona que cree un código nuevo en su portal.",
     unknown_run: "Ninguna cuenta tiene este RUN. Confírmalo con la persona.",
     already_waiting: "La persona ya tiene una solicitud esperando respuesta. Espera que la responda o que venza (5 minutos).",
+    front_desk: "Atención presencial: desbloquear una cuenta",
+    front_desk_intro: "Si la persona bloqueó su cuenta por emergencia, desbloquéala después de revisar su cédula de identidad frente a ti.",
+    in_person: "Revisé en persona la cédula de identidad y corresponde a este RUN",
+    unlock: "Desbloquear la cuenta",
 };
 
 /// English.
@@ -243,6 +256,10 @@ pub static EN: CallerTexts = CallerTexts {
     no_match: "The RUN and the code do not match, or the code expired or was used. Ask the person to make a new code in their portal.",
     unknown_run: "No account has this RUN. Confirm it with the person.",
     already_waiting: "The person already has a request waiting for an answer. Wait until they answer it or it lapses (5 minutes).",
+    front_desk: "In person: unlock an account",
+    front_desk_intro: "If the person locked their account in an emergency, unlock it after checking their identity card in front of you.",
+    in_person: "I checked the identity card in person and it matches this RUN",
+    unlock: "Unlock the account",
 };
 
 fn texts(lang: Lang) -> &'static CallerTexts {
@@ -340,12 +357,8 @@ async fn citizen_page(
     else {
         return Ok(see_other("/login", Vec::new()));
     };
-    let csrf = CsrfToken::for_page(&headers);
-    let cookies: Vec<String> = csrf
-        .set_cookie(state.config.is_https())
-        .into_iter()
-        .collect();
-    let mut page = citizen_view(&state, &session.account_id, lang, csrf.value().to_owned()).await?;
+    let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
+    let mut page = citizen_view(&state, &session.account_id, lang, csrf).await?;
     page.notice = match query.get("done") {
         Some("approved") => Some(page.t.approved),
         Some("denied") => Some(page.t.denied),
@@ -378,13 +391,8 @@ async fn citizen_post(
                 .issue_code(&session.account_id)
                 .await
                 .map_err(fail(lang))?;
-            let csrf = CsrfToken::for_page(&headers);
-            let cookies = csrf
-                .set_cookie(state.config.is_https())
-                .into_iter()
-                .collect();
-            let mut page =
-                citizen_view(&state, &session.account_id, lang, csrf.value().to_owned()).await?;
+            let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
+            let mut page = citizen_view(&state, &session.account_id, lang, csrf).await?;
             // Shown in groups of three, as it is read aloud.
             let (a, b) = issued.code.split_at(CODE_DIGITS / 2);
             page.code = Some(format!("{a} {b}"));
@@ -447,6 +455,7 @@ struct ConsolePage {
     t: &'static CallerTexts,
     agent: Agent,
     run: String,
+    notice: Option<&'static str>,
     error: Option<String>,
     csrf: String,
 }
@@ -457,6 +466,7 @@ fn console_page(lang: Lang, agent: Agent, csrf: String) -> ConsolePage {
         t: texts(lang),
         agent,
         run: String::new(),
+        notice: None,
         error: None,
         csrf,
     }
@@ -472,12 +482,8 @@ async fn console(
     let Some(agent) = agent(&state, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
-    let csrf = CsrfToken::for_page(&headers);
-    let cookies: Vec<String> = csrf
-        .set_cookie(state.config.is_https())
-        .into_iter()
-        .collect();
-    let page = console_page(lang, agent, csrf.value().to_owned());
+    let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
+    let page = console_page(lang, agent, csrf);
     render(&page, lang, StatusCode::OK, cookies)
 }
 
@@ -491,12 +497,8 @@ fn console_error(
     status: StatusCode,
     error: String,
 ) -> Result<Response, PageError> {
-    let csrf = CsrfToken::for_page(headers);
-    let cookies = csrf
-        .set_cookie(state.config.is_https())
-        .into_iter()
-        .collect();
-    let mut page = console_page(lang, agent, csrf.value().to_owned());
+    let (csrf, cookies) = CsrfToken::page(headers, state.config.is_https());
+    let mut page = console_page(lang, agent, csrf);
     page.run = run.to_owned();
     page.error = Some(error);
     render(&page, lang, status, cookies)
@@ -623,6 +625,73 @@ async fn start(
             Vec::new(),
         )),
         Err(e) => refused(&state, &headers, lang, agent, &run, e),
+    }
+}
+
+/// A front desk lifts a citizen's emergency lock after checking the identity card in person;
+/// journaled with the agent and the office. An operator's lock stays.
+async fn front_desk_unlock(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let AgentForm {
+        lang,
+        agent,
+        form,
+        run,
+    } = match agent_form(&state, &headers, &body).await? {
+        Parsed::Form(parts) => parts,
+        Parsed::Answer(response) => return Ok(response),
+    };
+    let lt = crate::emergency::texts(lang);
+    let accounts = state.idp.accounts();
+    let outcome = if form.get("in_person") == Some("yes") {
+        match accounts
+            .find_by_run(&run)
+            .await
+            .map_err(|e| PageError::from_idp(lang, &e))?
+        {
+            None => Err((StatusCode::NOT_FOUND, texts(lang).unknown_run)),
+            Some(account) => {
+                let how = format!("front_desk: {}", agent.office);
+                if accounts
+                    .unlock(&account.id, &agent.account_id, &how, false)
+                    .await
+                    .map_err(|e| PageError::from_idp(lang, &e))?
+                {
+                    Ok(lt.desk_unlocked)
+                } else if accounts
+                    .lock_reason(&account.id)
+                    .await
+                    .map_err(|e| PageError::from_idp(lang, &e))?
+                    .is_some()
+                {
+                    Err((StatusCode::FORBIDDEN, lt.operator_locked))
+                } else {
+                    Err((StatusCode::CONFLICT, lt.not_locked))
+                }
+            }
+        }
+    } else {
+        Err((StatusCode::BAD_REQUEST, lt.desk_unconfirmed))
+    };
+    match outcome {
+        Ok(notice) => {
+            let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
+            let mut page = console_page(lang, agent, csrf);
+            page.notice = Some(notice);
+            render(&page, lang, StatusCode::OK, cookies)
+        }
+        Err((status, text)) => console_error(
+            &state,
+            &headers,
+            lang,
+            agent,
+            &run.to_string(),
+            status,
+            text.to_owned(),
+        ),
     }
 }
 

@@ -101,6 +101,8 @@ pub struct Texts {
     pub too_many_attempts: &'static str,
     /// The password is right but the account is blocked.
     pub account_locked: &'static str,
+    /// The login page's link to the unlock page.
+    pub unlock_link: &'static str,
     /// The password field was left empty.
     pub password_missing: &'static str,
 
@@ -161,7 +163,8 @@ pub static ES: Texts = Texts {
     login_submit: "Ingresar",
     bad_credentials: "El RUN o la contraseña no son correctos.",
     too_many_attempts: "Hubo demasiados intentos fallidos. Espera unos minutos antes de volver a intentarlo.",
-    account_locked: "Tu cuenta está bloqueada. Comunícate con la mesa de ayuda para desbloquearla.",
+    account_locked: "Tu cuenta está bloqueada. Si la bloqueaste tú, desbloquéala con un código de recuperación; si no, comunícate con la mesa de ayuda.",
+    unlock_link: "Desbloquear mi cuenta",
     password_missing: "Ingresa tu contraseña.",
 
     home_title: "Tu Clave",
@@ -202,7 +205,8 @@ pub static EN: Texts = Texts {
     login_submit: "Log in",
     bad_credentials: "The RUN or the password is not correct.",
     too_many_attempts: "There were too many failed attempts. Wait a few minutes before trying again.",
-    account_locked: "Your account is locked. Contact the help desk to unlock it.",
+    account_locked: "Your account is locked. If you locked it, unlock it with a recovery code; otherwise contact the help desk.",
+    unlock_link: "Unlock my account",
     password_missing: "Enter your password.",
 
     home_title: "Your Clave",

@@ -19,6 +19,7 @@ pub mod callers;
 pub mod consent;
 pub mod cookies;
 pub mod csrf;
+pub mod emergency;
 pub mod error;
 pub mod form;
 pub mod home;
@@ -57,5 +58,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(security::routes())
         .merge(wallet::routes())
         .merge(callers::routes())
+        .merge(emergency::routes())
         .with_state(state)
 }

@@ -48,6 +48,19 @@ pub enum CitizenCmd {
     },
     /// List the accounts that hold a staff role.
     Staff,
+    /// Lock an account (an operator's decision): every session ends, every token is revoked,
+    /// no one signs in until an operator unlocks it.
+    Lock {
+        /// The RUN of the account.
+        #[arg(long)]
+        run: String,
+    },
+    /// Lift an account's lock, whoever set it.
+    Unlock {
+        /// The RUN of the account.
+        #[arg(long)]
+        run: String,
+    },
 }
 
 /// Flags of `clave citizen add`.
@@ -82,6 +95,8 @@ pub async fn run(cmd: CitizenCmd, ctx: &CliContext) -> anyhow::Result<()> {
         }
         CitizenCmd::RevokeRole { run, role } => revoke_role(&run, &role, ctx).await,
         CitizenCmd::Staff => staff(ctx).await,
+        CitizenCmd::Lock { run } => lock(&run, ctx).await,
+        CitizenCmd::Unlock { run } => unlock(&run, ctx).await,
     }
 }
 
@@ -245,6 +260,48 @@ async fn revoke_role(run: &str, role: &str, ctx: &CliContext) -> anyhow::Result<
             format!("{} no longer holds the role {role}", account.run)
         } else {
             format!("{} did not hold the role {role}", account.run)
+        },
+    );
+    Ok(())
+}
+
+async fn lock(run: &str, ctx: &CliContext) -> anyhow::Result<()> {
+    let account = account_of(run, ctx).await?;
+    let locked = ctx
+        .app
+        .idp
+        .accounts()
+        .lock(&account.id, clave_idp::emergency::OPERATOR, OPERATOR)
+        .await?;
+    ctx.print(
+        &json!({
+            "run": account.run,
+            "locked": true,
+            "sessions_ended": locked.sessions,
+            "grants_revoked": locked.grants,
+        }),
+        format!(
+            "{} is locked; {} session(s) ended, {} grant(s) revoked",
+            account.run, locked.sessions, locked.grants
+        ),
+    );
+    Ok(())
+}
+
+async fn unlock(run: &str, ctx: &CliContext) -> anyhow::Result<()> {
+    let account = account_of(run, ctx).await?;
+    let lifted = ctx
+        .app
+        .idp
+        .accounts()
+        .unlock(&account.id, OPERATOR, "operator", true)
+        .await?;
+    ctx.print(
+        &json!({ "run": account.run, "unlocked": lifted }),
+        if lifted {
+            format!("{} is unlocked", account.run)
+        } else {
+            format!("{} was not locked", account.run)
         },
     );
     Ok(())

@@ -14,12 +14,12 @@ use crate::support::TestApp;
 use crate::support::accounts::{Fetched, get, log_in, post};
 use crate::support::rp::{PASSWORD, RUN, citizen};
 
-const AGENT_RUN: &str = "11.111.111-1";
+pub(crate) const AGENT_RUN: &str = "11.111.111-1";
 const OTHER_AGENT_RUN: &str = "22.222.222-2";
 const AGENT_PASSWORD: &str = "atencion telefonica de lunes a viernes";
 const OFFICE: &str = "Call center Santiago";
 
-fn cookie_client() -> reqwest::Client {
+pub(crate) fn cookie_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -43,7 +43,7 @@ async fn person(app: &TestApp, run: &str, given: &str, family: &str) -> Account 
 }
 
 /// An agent of [`OFFICE`] made with the command line, with TOTP; `None` without oathtool.
-async fn agent(app: &TestApp, run: &str, family: &str) -> Option<(Account, String)> {
+pub(crate) async fn agent(app: &TestApp, run: &str, family: &str) -> Option<(Account, String)> {
     let account = person(app, run, "Pedro", family).await;
     let granted = app.cli(&[
         "--json",
@@ -63,12 +63,17 @@ async fn agent(app: &TestApp, run: &str, family: &str) -> Option<(Account, Strin
 }
 
 /// Signs `client` in as the agent with password and TOTP (level 2).
-async fn agent_signs_in(app: &TestApp, client: &reqwest::Client, run: &str, secret: &str) {
+pub(crate) async fn agent_signs_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    run: &str,
+    secret: &str,
+) {
     portal_login_with_totp_as(app, client, run, AGENT_PASSWORD, secret).await;
 }
 
 /// Posts a form on `path` with the CSRF token of the page at `from`.
-async fn submit(
+pub(crate) async fn submit(
     client: &reqwest::Client,
     app: &TestApp,
     from: &str,

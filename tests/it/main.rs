@@ -8,6 +8,7 @@ mod support;
 
 mod browser;
 mod callers;
+mod emergency;
 mod foundation;
 mod interop;
 mod login;
