@@ -10,6 +10,7 @@ use clave_common::seal::MasterKeys;
 use clave_common::{Config, Db, SharedClock};
 
 pub mod accounts;
+pub mod activation;
 pub mod authreq;
 pub mod claims;
 pub mod clients;

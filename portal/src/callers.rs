@@ -39,6 +39,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/agent/start", post(start))
         .route("/agent/checks/{id}", get(check_page))
         .route("/agent/unlock", post(front_desk_unlock))
+        .route("/agent/activation", post(front_desk_activation))
 }
 
 /// The pages' sentences in one language.
@@ -148,6 +149,14 @@ pub struct CallerTexts {
     pub in_person: &'static str,
     /// The button.
     pub unlock: &'static str,
+    /// The activation section's heading.
+    pub activation: &'static str,
+    /// Its explanation.
+    pub activation_intro: &'static str,
+    /// The button.
+    pub issue: &'static str,
+    /// Before the code issued.
+    pub issued: &'static str,
 }
 
 /// Spanish.
@@ -204,6 +213,10 @@ pub static ES: CallerTexts = CallerTexts {
     front_desk_intro: "Si la persona bloqueó su cuenta por emergencia, desbloquéala después de revisar su cédula de identidad frente a ti.",
     in_person: "Revisé en persona la cédula de identidad y corresponde a este RUN",
     unlock: "Desbloquear la cuenta",
+    activation: "Atención presencial: código de activación",
+    activation_intro: "Para quien no tiene contraseña o la perdió: entrégale este código después de revisar su cédula de identidad frente a ti. Vale por 7 días, una vez, en /activate.",
+    issue: "Entregar un código de activación",
+    issued: "Código de activación (muéstralo solo a la persona; vale por 7 días):",
 };
 
 /// English.
@@ -260,6 +273,10 @@ pub static EN: CallerTexts = CallerTexts {
     front_desk_intro: "If the person locked their account in an emergency, unlock it after checking their identity card in front of you.",
     in_person: "I checked the identity card in person and it matches this RUN",
     unlock: "Unlock the account",
+    activation: "In person: activation code",
+    activation_intro: "For someone without a password or who lost it: hand them this code after checking their identity card in front of you. It works once, for 7 days, at /activate.",
+    issue: "Issue an activation code",
+    issued: "Activation code (show it only to the person; it works for 7 days):",
 };
 
 fn texts(lang: Lang) -> &'static CallerTexts {
@@ -456,6 +473,8 @@ struct ConsolePage {
     agent: Agent,
     run: String,
     notice: Option<&'static str>,
+    /// An activation code just issued, shown this once.
+    activation_code: Option<String>,
     error: Option<String>,
     csrf: String,
 }
@@ -467,6 +486,7 @@ fn console_page(lang: Lang, agent: Agent, csrf: String) -> ConsolePage {
         agent,
         run: String::new(),
         notice: None,
+        activation_code: None,
         error: None,
         csrf,
     }
@@ -693,6 +713,58 @@ async fn front_desk_unlock(
             text.to_owned(),
         ),
     }
+}
+
+/// A front desk issues an activation code after checking the identity card in person.
+async fn front_desk_activation(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let AgentForm {
+        lang,
+        agent,
+        form,
+        run,
+    } = match agent_form(&state, &headers, &body).await? {
+        Parsed::Form(parts) => parts,
+        Parsed::Answer(response) => return Ok(response),
+    };
+    let refuse = |status: StatusCode, text: &'static str, agent: Agent| {
+        console_error(
+            &state,
+            &headers,
+            lang,
+            agent,
+            &run.to_string(),
+            status,
+            text.to_owned(),
+        )
+    };
+    if form.get("in_person") != Some("yes") {
+        let text = crate::emergency::texts(lang).desk_unconfirmed;
+        return refuse(StatusCode::BAD_REQUEST, text, agent);
+    }
+    let accounts = state.idp.accounts();
+    let Some(account) = accounts
+        .find_by_run(&run)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?
+    else {
+        return refuse(StatusCode::NOT_FOUND, texts(lang).unknown_run, agent);
+    };
+    let issued = accounts
+        .issue_activation_code(
+            &account.id,
+            &agent.account_id,
+            &format!("front_desk: {}", agent.office),
+        )
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?;
+    let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
+    let mut page = console_page(lang, agent, csrf);
+    page.activation_code = Some(issued.code);
+    render(&page, lang, StatusCode::OK, cookies)
 }
 
 /// One row of the profile.

@@ -14,6 +14,7 @@ use clave_common::Config;
 use clave_idp::Idp;
 use clave_wallet::Wallet;
 
+pub mod activation;
 pub mod assets;
 pub mod callers;
 pub mod consent;
@@ -59,5 +60,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(wallet::routes())
         .merge(callers::routes())
         .merge(emergency::routes())
+        .merge(activation::routes())
         .with_state(state)
 }

@@ -55,6 +55,13 @@ pub enum CitizenCmd {
         #[arg(long)]
         run: String,
     },
+    /// Issue an activation code for an account, after checking the citizen's identity; the
+    /// citizen sets their password with it at /activate (valid 7 days, single use).
+    ActivationCode {
+        /// The RUN of the account.
+        #[arg(long)]
+        run: String,
+    },
     /// Lift an account's lock, whoever set it.
     Unlock {
         /// The RUN of the account.
@@ -97,6 +104,7 @@ pub async fn run(cmd: CitizenCmd, ctx: &CliContext) -> anyhow::Result<()> {
         CitizenCmd::Staff => staff(ctx).await,
         CitizenCmd::Lock { run } => lock(&run, ctx).await,
         CitizenCmd::Unlock { run } => unlock(&run, ctx).await,
+        CitizenCmd::ActivationCode { run } => activation_code(&run, ctx).await,
     }
 }
 
@@ -283,6 +291,24 @@ async fn lock(run: &str, ctx: &CliContext) -> anyhow::Result<()> {
         format!(
             "{} is locked; {} session(s) ended, {} grant(s) revoked",
             account.run, locked.sessions, locked.grants
+        ),
+    );
+    Ok(())
+}
+
+async fn activation_code(run: &str, ctx: &CliContext) -> anyhow::Result<()> {
+    let account = account_of(run, ctx).await?;
+    let issued = ctx
+        .app
+        .idp
+        .accounts()
+        .issue_activation_code(&account.id, OPERATOR, "operator")
+        .await?;
+    ctx.print(
+        &json!({ "run": account.run, "code": issued.code, "expires_at": issued.expires_at }),
+        format!(
+            "activation code for {}: {} (valid 7 days, once, at /activate)",
+            account.run, issued.code
         ),
     );
     Ok(())

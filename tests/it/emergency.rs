@@ -215,3 +215,127 @@ async fn a_front_desk_lifts_an_emergency_lock_and_only_an_operator_lifts_an_oper
     let forged = post(&cookie_client(), &app, "/unlock", &[("run", RUN)]).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_front_desk_code_activates_an_account_once_and_resets_a_lost_password() {
+    let app = TestApp::new().await;
+    // A registry created the account: it has no password yet.
+    let maria = app
+        .app
+        .idp
+        .accounts()
+        .create(clave_idp::accounts::NewCitizen {
+            run: clave_common::Run::parse(RUN).unwrap(),
+            given_names: "María Carmen".into(),
+            family_names: "Del Río González".into(),
+            email: None,
+            password: None,
+        })
+        .await
+        .unwrap();
+    let Some((_, secret)) = agent(&app, AGENT_RUN, "Soto").await else {
+        return;
+    };
+    let desk = cookie_client();
+    agent_signs_in(&app, &desk, AGENT_RUN, &secret).await;
+    let unconfirmed = submit(&desk, &app, "/agent", "/agent/activation", &[("run", RUN)]).await;
+    assert_eq!(unconfirmed.status, StatusCode::BAD_REQUEST);
+    let issued = submit(
+        &desk,
+        &app,
+        "/agent",
+        "/agent/activation",
+        &[("run", RUN), ("in_person", "yes")],
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    let from =
+        issued.body.find("id=\"activation-code\">").unwrap() + "id=\"activation-code\">".len();
+    let code = issued.body[from..].split('<').next().unwrap().to_owned();
+    assert_eq!(code.len(), 19, "{code}");
+
+    let activate = |code: String, password: &'static str, again: &'static str| {
+        let app = &app;
+        async move {
+            submit(
+                &cookie_client(),
+                app,
+                "/activate",
+                "/activate",
+                &[
+                    ("run", RUN),
+                    ("code", &code),
+                    ("password", password),
+                    ("password_again", again),
+                ],
+            )
+            .await
+        }
+    };
+    let mismatch = activate(code.clone(), PASSWORD, "otra cosa distinta").await;
+    assert_eq!(mismatch.status, StatusCode::BAD_REQUEST);
+    assert!(mismatch.body.contains("no coinciden"));
+    let wrong = activate("ABCD-EFGH-JKLM-NPQR".into(), PASSWORD, PASSWORD).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body.contains("no son correctos"));
+    assert_eq!(app.journal_of_kind("activation.failed").await.len(), 1);
+    // A weak password is refused and the code stays usable.
+    let weak = activate(code.clone(), "corta", "corta").await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    // Typed in lower case without dashes, as people do.
+    let typed = code.replace('-', "").to_lowercase();
+    let done = activate(typed.clone(), PASSWORD, PASSWORD).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("id=\"activated\""));
+    let portal = cookie_client();
+    assert_eq!(
+        log_in(&portal, &app, "", RUN, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let again = activate(
+        typed,
+        "otra frase de paso larga",
+        "otra frase de paso larga",
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "single use");
+
+    // A citizen who lost the password: the operator's code sets a new one and every session
+    // of theirs ends.
+    let out = app.cli(&["--json", "citizen", "activation-code", "--run", RUN]);
+    assert!(out.success, "{}", out.stderr);
+    let code = out.json()["code"].as_str().unwrap().to_owned();
+    let reset = activate(
+        code,
+        "una frase nueva y bastante larga",
+        "una frase nueva y bastante larga",
+    )
+    .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert_eq!(
+        get(&portal, &app, "/me/data").await.location.as_deref(),
+        Some("/login"),
+        "the old session ended"
+    );
+    assert_eq!(
+        log_in(&cookie_client(), &app, "", RUN, PASSWORD)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let activated = app.journal_of_kind("account.activated").await;
+    assert_eq!(activated.len(), 2);
+    assert_eq!(activated[0].subject.as_deref(), Some(maria.id.as_str()));
+
+    // Codes lapse after a week.
+    let out = app.cli(&["--json", "citizen", "activation-code", "--run", RUN]);
+    let code = out.json()["code"].as_str().unwrap().to_owned();
+    app.advance(time::Duration::days(8));
+    let late = activate(
+        code,
+        "todavia otra frase muy larga",
+        "todavia otra frase muy larga",
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST);
+}
