@@ -8,6 +8,7 @@ pub mod db;
 pub mod http;
 pub mod id;
 pub mod journal;
+pub mod mail;
 pub mod lang;
 pub mod run;
 pub mod seal;

@@ -40,6 +40,9 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "wallet",
     "wallet:read",
     "wallet:publish",
+    // The citizen mailbox: agencies send notices; citizens read theirs.
+    "mailbox",
+    "mailbox:send",
 ];
 
 /// Scopes a client with redirect URIs gets when the operator names none.

@@ -24,6 +24,7 @@ pub mod home;
 pub mod i18n;
 pub mod login;
 pub mod logout;
+pub mod mailbox;
 pub mod page;
 pub mod passkeys;
 pub mod second_factor;
@@ -55,5 +56,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(second_factor::routes())
         .merge(security::routes())
         .merge(wallet::routes())
+        .merge(mailbox::routes())
         .with_state(state)
 }

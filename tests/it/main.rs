@@ -10,6 +10,7 @@ mod browser;
 mod foundation;
 mod interop;
 mod login;
+mod mailbox;
 mod oidc;
 mod passkeys;
 mod second_factor;

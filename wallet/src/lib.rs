@@ -20,6 +20,7 @@ mod error;
 pub mod events;
 pub mod http;
 pub mod import;
+pub mod mailbox;
 pub mod publish;
 pub mod release;
 pub mod value;
