@@ -68,6 +68,18 @@ pub async fn citizen_session(app: &TestApp, client: &Registered) -> (String, Str
     (sub, tokens.access_token().secret().clone(), browser)
 }
 
+/// Marks the citizen's e-mail address as verified, so alerts can go to it.
+pub async fn verified_email(app: &TestApp, account_id: &str) {
+    let mut tx = app.app.db.begin().await.unwrap();
+    app.app
+        .idp
+        .accounts()
+        .set_email(&mut tx, account_id, Some("maria@example.cl"), true)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// A call with a bearer token and optional headers; the status, headers and JSON body.
 pub async fn call(
     method: Method,
@@ -345,11 +357,14 @@ async fn scheduled_notices_arrive_at_their_time_and_only_then_alert() {
     let sink = SmtpSink::start(0).await;
     let mail = sink.mail_config();
     let app = TestApp::with_config(|c| c.mail = mail).await;
-    citizen(&app).await;
+    let account = citizen(&app).await;
+    verified_email(&app, &account.id).await;
     let sii = agency(&app, "Servicio de Impuestos Internos").await;
     let (sub, citizen_token, _) = citizen_session(&app, &sii).await;
     let token = service_token(&app, &sii, "mailbox:send").await;
     let later = (app.app.clock.now() + time::Duration::hours(1))
+        .replace_nanosecond(0)
+        .unwrap()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let (status, sent) = send(
@@ -372,12 +387,15 @@ async fn scheduled_notices_arrive_at_their_time_and_only_then_alert() {
     assert_eq!(mailbox.send_alerts(&mailer).await.unwrap().sent, 0);
 
     app.advance(time::Duration::seconds(3601));
-    let (_, list) = get(&app, &citizen_token, "/api/mailbox/v1/me/messages").await;
-    assert_eq!(list["unread"], 1);
+    let inbox = mailbox.inbox(&account.id, false).await.unwrap();
+    assert_eq!(inbox.unread, 1);
+    assert_eq!(inbox.notices[0].id, id);
+    // Access tokens live five minutes: a fresh one after the hour.
+    let token = service_token(&app, &sii, "mailbox:send").await;
     let (_, state) = get(&app, &token, &format!("/api/mailbox/v1/messages/{id}")).await;
     assert_eq!(state["status"], "delivered");
     assert_eq!(state["delivered_at"], json!(later));
-    // The citizen has a verified address from the account; the alert goes now.
+    // The alert goes now, not before.
     let report = mailbox.send_alerts(&mailer).await.unwrap();
     assert_eq!(report.sent, 1, "{report:?}");
     assert_eq!(sink.messages().len(), 1);
@@ -389,14 +407,7 @@ async fn alerts_go_out_over_smtp_hide_sensitive_notices_and_failures_are_retried
     let mail = sink.mail_config();
     let app = TestApp::with_config(|c| c.mail = mail).await;
     let account = citizen(&app).await;
-    let mut tx = app.app.db.begin().await.unwrap();
-    app.app
-        .idp
-        .accounts()
-        .set_email(&mut tx, &account.id, Some("maria@example.cl"), true)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    verified_email(&app, &account.id).await;
     let fonasa = agency(&app, "FONASA").await;
     let (sub, citizen_token, _) = citizen_session(&app, &fonasa).await;
     let token = service_token(&app, &fonasa, "mailbox:send").await;
@@ -494,7 +505,8 @@ async fn an_alert_that_keeps_failing_is_given_up_and_reported() {
     let sink = SmtpSink::start(100).await;
     let mail = sink.mail_config();
     let app = TestApp::with_config(|c| c.mail = mail).await;
-    citizen(&app).await;
+    let account = citizen(&app).await;
+    verified_email(&app, &account.id).await;
     let sii = agency(&app, "SII").await;
     let (sub, _, _) = citizen_session(&app, &sii).await;
     let token = service_token(&app, &sii, "mailbox:send").await;
@@ -513,6 +525,7 @@ async fn an_alert_that_keeps_failing_is_given_up_and_reported() {
         app.advance(time::Duration::hours(2));
     }
     assert_eq!(abandoned, 1);
+    let token = service_token(&app, &sii, "mailbox:send").await;
     let (_, state) = get(
         &app,
         &token,
@@ -628,6 +641,7 @@ async fn the_retention_policy_deletes_old_notices_and_journals_the_proof() {
     assert_eq!(deleted[0].data["notice_id"], json!(id));
     assert_eq!(deleted[0].data["content_digest"], sent["content_digest"]);
     assert!(deleted[0].data["first_opened_at"].is_i64());
+    let token = service_token(&app, &sii, "mailbox:send").await;
     let (status, _) = get(&app, &token, &format!("/api/mailbox/v1/messages/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(app.app.journal.verify().await.unwrap().is_intact());

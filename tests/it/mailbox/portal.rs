@@ -96,7 +96,8 @@ async fn the_portal_lists_opens_downloads_and_archives_notices() {
     let form = form_with(&html, "action", &app.at(&format!("/me/mailbox/{id}")));
     let response = browser.submit(&form, &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let (_, html) = page("/me/mailbox".into()).await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let (_, html) = page(location).await;
     assert!(!html.contains("Devolución de impuestos") && html.contains("La notificación se archivó."));
     let (_, html) = page("/me/mailbox?archived=1".into()).await;
     assert!(html.contains("Devolución de impuestos"));
