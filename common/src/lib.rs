@@ -8,8 +8,8 @@ pub mod db;
 pub mod http;
 pub mod id;
 pub mod journal;
-pub mod mail;
 pub mod lang;
+pub mod mail;
 pub mod run;
 pub mod seal;
 #[cfg(test)]

@@ -25,7 +25,8 @@ use crate::support::smtp::SmtpSink;
 mod portal;
 
 /// A small but real PDF header: enough for content checks, which read the bytes.
-pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+pub const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 /// An agency that logs citizens in (so it knows their `sub`) and sends notices.
 pub async fn agency(app: &TestApp, name: &str) -> Registered {
@@ -109,7 +110,12 @@ pub async fn call(
 }
 
 /// POSTs a notice; the status and body.
-pub async fn send(app: &TestApp, token: &str, body: Value, key: Option<&str>) -> (StatusCode, Value) {
+pub async fn send(
+    app: &TestApp,
+    token: &str,
+    body: Value,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
     let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
     let (status, _, body) = call(
         Method::POST,
@@ -173,8 +179,14 @@ async fn a_notice_is_sent_once_opened_once_and_the_agency_gets_a_verifiable_proo
     let (status, list) = get(&app, &citizen_token, "/api/mailbox/v1/me/messages").await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["unread"], 1);
-    assert_eq!(list["messages"][0]["subject"], "Resolución de su declaración");
-    assert_eq!(list["messages"][0]["sender"], "Servicio de Impuestos Internos");
+    assert_eq!(
+        list["messages"][0]["subject"],
+        "Resolución de su declaración"
+    );
+    assert_eq!(
+        list["messages"][0]["sender"],
+        "Servicio de Impuestos Internos"
+    );
 
     // Opening shows the body as safe HTML and records the first opening once.
     let path = format!("/api/mailbox/v1/me/messages/{id}");
@@ -246,7 +258,12 @@ async fn a_notice_is_sent_once_opened_once_and_the_agency_gets_a_verifiable_proo
     // Another agency cannot read the status; a citizen's token cannot send.
     let other = agency(&app, "Otra institución").await;
     let other_token = service_token(&app, &other, "mailbox:send").await;
-    let (status, _) = get(&app, &other_token, &format!("/api/mailbox/v1/messages/{id}")).await;
+    let (status, _) = get(
+        &app,
+        &other_token,
+        &format!("/api/mailbox/v1/messages/{id}"),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = send(&app, &citizen_token, notice, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -274,21 +291,53 @@ async fn bad_notices_get_the_right_4xx_with_the_reason() {
         }
         body
     };
-    let file = |name: &str, kind: &str, content: &[u8]| {
-        json!({ "filename": name, "content_type": kind, "content_base64": STANDARD.encode(content) })
-    };
+    let file = |name: &str, kind: &str, content: &[u8]| json!({ "filename": name, "content_type": kind, "content_base64": STANDARD.encode(content) });
     let cases = [
-        (with(json!({ "to": { "sub": "nobody-known" } })), StatusCode::NOT_FOUND, "no citizen"),
-        (with(json!({ "to": { "run": RUN } })), StatusCode::FORBIDDEN, "by RUN"),
-        (with(json!({ "subject": "  " })), StatusCode::BAD_REQUEST, "subject"),
-        (with(json!({ "body": "" })), StatusCode::BAD_REQUEST, "body"),
-        (with(json!({ "body_format": "html" })), StatusCode::BAD_REQUEST, "body_format"),
-        (with(json!({ "required_level": "gold" })), StatusCode::BAD_REQUEST, "required_level"),
-        (with(json!({ "deliver_at": "tomorrow" })), StatusCode::BAD_REQUEST, "RFC 3339"),
-        (with(json!({ "deliver_at": "2999-01-01T00:00:00Z" })), StatusCode::BAD_REQUEST, "days ahead"),
-        (with(json!({ "colour": "red" })), StatusCode::BAD_REQUEST, "colour"),
         (
-            with(json!({ "attachments": [file("a.pdf", "application/pdf", PDF), file("b.pdf", "application/pdf", PDF), file("c.pdf", "application/pdf", PDF)] })),
+            with(json!({ "to": { "sub": "nobody-known" } })),
+            StatusCode::NOT_FOUND,
+            "no citizen",
+        ),
+        (
+            with(json!({ "to": { "run": RUN } })),
+            StatusCode::FORBIDDEN,
+            "by RUN",
+        ),
+        (
+            with(json!({ "subject": "  " })),
+            StatusCode::BAD_REQUEST,
+            "subject",
+        ),
+        (with(json!({ "body": "" })), StatusCode::BAD_REQUEST, "body"),
+        (
+            with(json!({ "body_format": "html" })),
+            StatusCode::BAD_REQUEST,
+            "body_format",
+        ),
+        (
+            with(json!({ "required_level": "gold" })),
+            StatusCode::BAD_REQUEST,
+            "required_level",
+        ),
+        (
+            with(json!({ "deliver_at": "tomorrow" })),
+            StatusCode::BAD_REQUEST,
+            "RFC 3339",
+        ),
+        (
+            with(json!({ "deliver_at": "2999-01-01T00:00:00Z" })),
+            StatusCode::BAD_REQUEST,
+            "days ahead",
+        ),
+        (
+            with(json!({ "colour": "red" })),
+            StatusCode::BAD_REQUEST,
+            "colour",
+        ),
+        (
+            with(
+                json!({ "attachments": [file("a.pdf", "application/pdf", PDF), file("b.pdf", "application/pdf", PDF), file("c.pdf", "application/pdf", PDF)] }),
+            ),
             StatusCode::BAD_REQUEST,
             "at most 2",
         ),
@@ -298,7 +347,9 @@ async fn bad_notices_get_the_right_4xx_with_the_reason() {
             "larger than 1000",
         ),
         (
-            with(json!({ "attachments": [file("virus.pdf", "application/pdf", b"MZ\x90\x00\x03\x00\x00\x00\x04")] })),
+            with(
+                json!({ "attachments": [file("virus.pdf", "application/pdf", b"MZ\x90\x00\x03\x00\x00\x00\x04")] }),
+            ),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "not of any accepted type",
         ),
@@ -313,7 +364,9 @@ async fn bad_notices_get_the_right_4xx_with_the_reason() {
             "not accepted",
         ),
         (
-            with(json!({ "attachments": [{ "filename": "x.pdf", "content_type": "application/pdf", "content_base64": "***" }] })),
+            with(
+                json!({ "attachments": [{ "filename": "x.pdf", "content_type": "application/pdf", "content_base64": "***" }] }),
+            ),
             StatusCode::BAD_REQUEST,
             "not base64",
         ),
@@ -344,11 +397,23 @@ async fn bad_notices_get_the_right_4xx_with_the_reason() {
     assert!(headers.contains_key("www-authenticate"));
     let out = app.cli(&["client", "mailbox", &sii.client_id, "--by-run", "true"]);
     assert!(out.success, "{}", out.stderr);
-    let (status, answer) = send(&app, &token, with(json!({ "to": { "run": "12.345.678-9" } })), None).await;
+    let (status, answer) = send(
+        &app,
+        &token,
+        with(json!({ "to": { "run": "12.345.678-9" } })),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let (status, answer) = send(&app, &token, with(json!({ "to": { "run": RUN } })), None).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
-    let (status, answer) = send(&app, &token, with(json!({ "to": { "run": "11.111.111-1" } })), None).await;
+    let (status, answer) = send(
+        &app,
+        &token,
+        with(json!({ "to": { "run": "11.111.111-1" } })),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
 }
 
@@ -380,7 +445,12 @@ async fn scheduled_notices_arrive_at_their_time_and_only_then_alert() {
     let id = sent["id"].as_str().unwrap();
     let (_, list) = get(&app, &citizen_token, "/api/mailbox/v1/me/messages").await;
     assert_eq!(list["messages"], json!([]));
-    let (status, _) = get(&app, &citizen_token, &format!("/api/mailbox/v1/me/messages/{id}")).await;
+    let (status, _) = get(
+        &app,
+        &citizen_token,
+        &format!("/api/mailbox/v1/me/messages/{id}"),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let mailer = Mailer::new(&app.config.mail).unwrap().unwrap();
     let mailbox = app.app.wallet.mailbox();
@@ -440,7 +510,10 @@ async fn alerts_go_out_over_smtp_hide_sensitive_notices_and_failures_are_retried
         .find(|m| m["id"] == secret["id"])
         .unwrap();
     assert_eq!(hidden["sensitive"], true);
-    assert!(hidden["subject"].is_null() && hidden["sender"].is_null(), "{hidden}");
+    assert!(
+        hidden["subject"].is_null() && hidden["sender"].is_null(),
+        "{hidden}"
+    );
 
     // The mail server refuses the first message: one alert fails, the other goes.
     let mailer = Mailer::new(&app.config.mail).unwrap().unwrap();
@@ -450,7 +523,11 @@ async fn alerts_go_out_over_smtp_hide_sensitive_notices_and_failures_are_retried
     let status_of = |id: &Value| format!("/api/mailbox/v1/messages/{}", id.as_str().unwrap());
     let (_, a) = get(&app, &token, &status_of(&plain["id"])).await;
     let (_, b) = get(&app, &token, &status_of(&secret["id"])).await;
-    let (failed, _) = if a["alert"]["status"] == "pending" { (a, b) } else { (b, a) };
+    let (failed, _) = if a["alert"]["status"] == "pending" {
+        (a, b)
+    } else {
+        (b, a)
+    };
     assert_eq!(failed["alert"]["attempts"], 1, "{failed}");
     assert!(
         failed["alert_error"].as_str().unwrap().contains("451"),
@@ -458,7 +535,10 @@ async fn alerts_go_out_over_smtp_hide_sensitive_notices_and_failures_are_retried
     );
     assert!(failed["alert_sent_at"].is_null());
     // Not retried before its backoff; retried after it.
-    assert_eq!(mailbox.send_alerts(&mailer).await.unwrap(), Default::default());
+    assert_eq!(
+        mailbox.send_alerts(&mailer).await.unwrap(),
+        Default::default()
+    );
     app.advance(time::Duration::seconds(31));
     assert_eq!(mailbox.send_alerts(&mailer).await.unwrap().sent, 1);
     let (_, retried) = get(&app, &token, &status_of(&failed["id"])).await;
@@ -480,9 +560,15 @@ async fn alerts_go_out_over_smtp_hide_sensitive_notices_and_failures_are_retried
     };
     let plain_text = text_for(&plain["id"]);
     assert!(plain_text.contains("Cambio de tramo") && plain_text.contains("FONASA"));
-    assert!(!plain_text.contains("Su tramo cambió"), "no content in alerts");
+    assert!(
+        !plain_text.contains("Su tramo cambió"),
+        "no content in alerts"
+    );
     let secret_text = text_for(&secret["id"]);
-    assert!(!secret_text.contains("VIH") && !secret_text.contains("FONASA"), "{secret_text}");
+    assert!(
+        !secret_text.contains("VIH") && !secret_text.contains("FONASA"),
+        "{secret_text}"
+    );
     assert_eq!(app.journal_of_kind("mailbox.alert_sent").await.len(), 2);
 
     // Alerts off: the next notice's alert is recorded as disabled, and nothing is sent.
@@ -563,7 +649,10 @@ async fn a_notice_that_needs_a_higher_level_asks_for_a_step_up() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "insufficient_user_authentication");
     let challenge = headers["www-authenticate"].to_str().unwrap();
-    assert!(challenge.contains("acr_values=\"urn:clave:loa:2\""), "{challenge}");
+    assert!(
+        challenge.contains("acr_values=\"urn:clave:loa:2\""),
+        "{challenge}"
+    );
 
     // In the portal, the password-only session is sent to the step-up.
     let page = browser
@@ -580,7 +669,10 @@ async fn a_notice_that_needs_a_higher_level_asks_for_a_step_up() {
             .contains("/login/second-factor?then=mailbox")
     );
     let (_, state) = get(&app, &token, &format!("/api/mailbox/v1/messages/{id}")).await;
-    assert!(state["first_opened_at"].is_null(), "not opened by the refusal");
+    assert!(
+        state["first_opened_at"].is_null(),
+        "not opened by the refusal"
+    );
 
     // At level 2 it opens.
     let opened = app
@@ -632,7 +724,10 @@ async fn the_retention_policy_deletes_old_notices_and_journals_the_proof() {
     .await;
     let id = sent["id"].as_str().unwrap();
     let mailbox = app.app.wallet.mailbox();
-    mailbox.open(&account.id, id, "urn:clave:loa:1").await.unwrap();
+    mailbox
+        .open(&account.id, id, "urn:clave:loa:1")
+        .await
+        .unwrap();
     assert_eq!(mailbox.apply_retention().await.unwrap(), 0);
     app.advance(time::Duration::days(31));
     assert_eq!(mailbox.apply_retention().await.unwrap(), 1);

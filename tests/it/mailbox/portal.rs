@@ -48,7 +48,10 @@ async fn the_portal_lists_opens_downloads_and_archives_notices() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<html lang=\"es\">"));
     assert!(html.contains("<h1>Mi casilla</h1>"));
-    assert!(html.contains("Tienes <strong>2</strong> sin leer."), "{html}");
+    assert!(
+        html.contains("Tienes <strong>2</strong> sin leer."),
+        "{html}"
+    );
     assert!(html.contains("Devolución de impuestos"));
     assert!(html.contains("Notificación confidencial") && !html.contains("Sumario reservado"));
     assert!(html.contains("<caption>"));
@@ -77,7 +80,10 @@ async fn the_portal_lists_opens_downloads_and_archives_notices() {
     assert_eq!(download.status(), StatusCode::OK);
     assert_eq!(download.bytes().await.unwrap().as_ref(), PDF);
     let (_, html) = page("/me/mailbox".into()).await;
-    assert!(html.contains("Tienes <strong>1</strong> sin leer."), "{html}");
+    assert!(
+        html.contains("Tienes <strong>1</strong> sin leer."),
+        "{html}"
+    );
 
     // The sensitive one shows itself once opened.
     let (_, html) = page(format!("/me/mailbox/{}", secret["id"].as_str().unwrap())).await;
@@ -98,7 +104,9 @@ async fn the_portal_lists_opens_downloads_and_archives_notices() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let (_, html) = page(location).await;
-    assert!(!html.contains("Devolución de impuestos") && html.contains("La notificación se archivó."));
+    assert!(
+        !html.contains("Devolución de impuestos") && html.contains("La notificación se archivó.")
+    );
     let (_, html) = page("/me/mailbox?archived=1".into()).await;
     assert!(html.contains("Devolución de impuestos"));
 
@@ -108,7 +116,14 @@ async fn the_portal_lists_opens_downloads_and_archives_notices() {
     let form = form_with(&html, "alerts", &app.at("/me/mailbox"));
     let response = browser.submit(&form, &[("alerts", "off")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(!app.app.wallet.mailbox().alerts_wanted(&account.id).await.unwrap());
+    assert!(
+        !app.app
+            .wallet
+            .mailbox()
+            .alerts_wanted(&account.id)
+            .await
+            .unwrap()
+    );
     let response = browser.submit(&form, &[("alerts", "maybe")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 

@@ -30,6 +30,18 @@ pub fn retry_delay(attempt: i64) -> i64 {
         .min(MAX_RETRY_SECS)
 }
 
+/// A notice past the retention period.
+#[derive(Debug, sqlx::FromRow)]
+struct Expired {
+    id: String,
+    account_id: String,
+    sender: String,
+    content_digest: String,
+    deliver_at: i64,
+    first_opened_at: Option<i64>,
+    opened_entry: Option<String>,
+}
+
 /// What one round of alerts did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AlertReport {
@@ -190,16 +202,24 @@ impl Mailbox<'_> {
         }
         let ctx = self.wallet.idp().ctx();
         let cutoff = self.now() - days * 86_400;
-        let old: Vec<(String, String, String, String, i64, Option<i64>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT id, account_id, sender, content_digest, deliver_at, first_opened_at, \
-                 opened_entry FROM mailbox_notices WHERE deliver_at < $1 ORDER BY deliver_at LIMIT 100",
-            )
-            .bind(cutoff)
-            .fetch_all(self.wallet.db().pool())
-            .await?;
+        let old: Vec<Expired> = sqlx::query_as(
+            "SELECT id, account_id, sender, content_digest, deliver_at, first_opened_at, \
+             opened_entry FROM mailbox_notices WHERE deliver_at < $1 ORDER BY deliver_at LIMIT 100",
+        )
+        .bind(cutoff)
+        .fetch_all(self.wallet.db().pool())
+        .await?;
         let mut deleted = 0;
-        for (id, account_id, sender, digest, delivered, opened, entry) in old {
+        for Expired {
+            id,
+            account_id,
+            sender,
+            content_digest: digest,
+            deliver_at: delivered,
+            first_opened_at: opened,
+            opened_entry: entry,
+        } in old
+        {
             let mut tx = self.wallet.db().begin().await?;
             sqlx::query("DELETE FROM mailbox_attachments WHERE notice_id = $1")
                 .bind(&id)

@@ -142,12 +142,13 @@ async fn send(
 ) -> Result<Response, Failure> {
     let client = service(&wallet, &headers, SCOPE_SEND).await?;
     let ApiJson(new) = body?;
-    let key = match headers.get("idempotency-key") {
-        Some(value) => Some(value.to_str().map_err(|_| {
-            ApiError::invalid_request("Idempotency-Key must be printable ASCII")
-        })?),
-        None => None,
-    };
+    let key =
+        match headers.get("idempotency-key") {
+            Some(value) => Some(value.to_str().map_err(|_| {
+                ApiError::invalid_request("Idempotency-Key must be printable ASCII")
+            })?),
+            None => None,
+        };
     let mailbox = wallet.mailbox();
     let sent = mailbox.send(&client, &new, key).await?;
     let receipt = mailbox.receipt(&client, &sent.notice).await?;
@@ -292,7 +293,13 @@ pub fn attachment_response(info: &super::AttachmentInfo, content: Vec<u8>) -> Re
     let ascii: String = info
         .filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded: String = info
         .filename

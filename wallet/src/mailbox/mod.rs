@@ -207,7 +207,9 @@ impl NoticeRow {
     fn into_notice(self, attachments: Vec<AttachmentInfo>) -> Notice {
         Notice {
             alert: AlertState {
-                next_attempt_at: self.alert_next_at.filter(|_| self.alert_status == "pending"),
+                next_attempt_at: self
+                    .alert_next_at
+                    .filter(|_| self.alert_status == "pending"),
                 status: self.alert_status,
                 attempts: self.alert_attempts,
                 sent_at: self.alert_sent_at,
@@ -331,8 +333,7 @@ impl Mailbox<'_> {
         let event = clave_common::journal::NewEvent::new("mailbox.sender_changed")
             .subject(client_id)
             .data(serde_json::json!({ "by_run": allowed }));
-        clave_common::journal::append(&mut tx, self.wallet.idp().ctx().clock.now(), &event)
-            .await?;
+        clave_common::journal::append(&mut tx, self.wallet.idp().ctx().clock.now(), &event).await?;
         tx.commit().await?;
         Ok(())
     }

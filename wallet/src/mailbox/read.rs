@@ -8,8 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Mailbox, MailboxError, NOTICE_COLUMNS, Notice, NoticeRow, RECEIPT_TYP,
-    decode_content,
+    Mailbox, MailboxError, NOTICE_COLUMNS, Notice, NoticeRow, RECEIPT_TYP, decode_content,
 };
 use crate::value::rfc3339;
 
@@ -87,7 +86,12 @@ impl Mailbox<'_> {
     /// Opens a notice for a citizen authenticated at `acr`: refused below the notice's
     /// required level; the first opening is recorded once and journaled as
     /// `mailbox.notice_opened`.
-    pub async fn open(&self, account_id: &str, id: &str, acr: &str) -> Result<Notice, MailboxError> {
+    pub async fn open(
+        &self,
+        account_id: &str,
+        id: &str,
+        acr: &str,
+    ) -> Result<Notice, MailboxError> {
         let notice = self.peek(account_id, id).await?;
         if let Some(required) = &notice.required_level
             && rank(acr) < rank(required)
@@ -166,12 +170,14 @@ impl Mailbox<'_> {
     ) -> Result<Notice, MailboxError> {
         self.peek(account_id, id).await?;
         let at = archived.then(|| self.now());
-        sqlx::query("UPDATE mailbox_notices SET archived_at = $1 WHERE id = $2 AND account_id = $3")
-            .bind(at)
-            .bind(id)
-            .bind(account_id)
-            .execute(self.wallet.db().pool())
-            .await?;
+        sqlx::query(
+            "UPDATE mailbox_notices SET archived_at = $1 WHERE id = $2 AND account_id = $3",
+        )
+        .bind(at)
+        .bind(id)
+        .bind(account_id)
+        .execute(self.wallet.db().pool())
+        .await?;
         self.peek(account_id, id).await
     }
 

@@ -49,11 +49,10 @@ impl Mailbox<'_> {
     ) -> Result<Option<(String, String)>, MailboxError> {
         let service = || async {
             let id = text(&entry.data, "client_id");
-            let name = match self.wallet.idp().clients().get(&id).await {
+            match self.wallet.idp().clients().get(&id).await {
                 Ok(Some(client)) => client.name,
                 _ => id,
-            };
-            name
+            }
         };
         let (subject, what) = match entry.kind.as_str() {
             "passkey.registered" => (
@@ -147,7 +146,14 @@ impl Mailbox<'_> {
             let Some(account_id) = entry.subject.clone() else {
                 continue;
             };
-            if self.wallet.idp().accounts().get(&account_id).await?.is_none() {
+            if self
+                .wallet
+                .idp()
+                .accounts()
+                .get(&account_id)
+                .await?
+                .is_none()
+            {
                 continue;
             }
             if let Some((subject, body)) = self.security_notice(entry).await? {
@@ -155,19 +161,26 @@ impl Mailbox<'_> {
             }
         }
         let mut tx = self.wallet.db().begin().await?;
-        let moved = sqlx::query("UPDATE mailbox_journal_cursor SET seq = $1 WHERE id = 1 AND seq = $2")
-            .bind(last)
-            .bind(cursor)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let moved =
+            sqlx::query("UPDATE mailbox_journal_cursor SET seq = $1 WHERE id = 1 AND seq = $2")
+                .bind(last)
+                .bind(cursor)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if moved != 1 {
             // Another node handled these entries.
             return Ok(0);
         }
         for (seq, account_id, subject, body) in &notices {
-            self.store_from_clave(&mut tx, account_id, subject, body, &format!("journal:{seq}"))
-                .await?;
+            self.store_from_clave(
+                &mut tx,
+                account_id,
+                subject,
+                body,
+                &format!("journal:{seq}"),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(u32::try_from(notices.len()).unwrap_or(u32::MAX))

@@ -98,7 +98,11 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<&'static str> {
             .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'));
         if !printable {
             None
-        } else if text.trim_start_matches('\u{feff}').trim_start().starts_with("<?xml") {
+        } else if text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with("<?xml")
+        {
             Some("application/xml")
         } else {
             Some("text/plain")
@@ -260,7 +264,11 @@ impl Mailbox<'_> {
         Ok(at.max(now))
     }
 
-    async fn recipient(&self, client: &Client, to: &Recipient) -> Result<(String, String), MailboxError> {
+    async fn recipient(
+        &self,
+        client: &Client,
+        to: &Recipient,
+    ) -> Result<(String, String), MailboxError> {
         let idp = self.wallet.idp();
         match to {
             Recipient::Sub(sub) => {
@@ -293,16 +301,18 @@ impl Mailbox<'_> {
                     .accounts()
                     .find_by_run(&run)
                     .await?
-                    .ok_or_else(|| {
-                        MailboxError::NotFound("no citizen has that RUN".into())
-                    })?;
+                    .ok_or_else(|| MailboxError::NotFound("no citizen has that RUN".into()))?;
                 Ok((account.id, "run".to_owned()))
             }
         }
     }
 
     /// The notice `sender` made under `key`, if any.
-    async fn by_key(&self, sender: &str, key: &str) -> Result<Option<(Notice, String)>, MailboxError> {
+    async fn by_key(
+        &self,
+        sender: &str,
+        key: &str,
+    ) -> Result<Option<(Notice, String)>, MailboxError> {
         let digest: Option<(String, String)> = sqlx::query_as(
             "SELECT id, request_digest FROM mailbox_notices WHERE sender = $1 AND idempotency_key = $2",
         )
@@ -405,7 +415,10 @@ impl Mailbox<'_> {
             // Two retries raced: the other one stored it.
             Err(MailboxError::Db(e)) if is_unique_violation(&e) => {
                 let key = idempotency_key.unwrap_or_default();
-                let found = self.by_key(&client.client_id, key).await?.ok_or(MailboxError::Db(e))?;
+                let found = self
+                    .by_key(&client.client_id, key)
+                    .await?
+                    .ok_or(MailboxError::Db(e))?;
                 self.replay(found, &request_digest)
             }
             Err(e) => Err(e),
@@ -553,7 +566,10 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
         assert_eq!(sniff("hola\nmundo".as_bytes()), Some("text/plain"));
-        assert_eq!(sniff(b"<?xml version=\"1.0\"?><a/>"), Some("application/xml"));
+        assert_eq!(
+            sniff(b"<?xml version=\"1.0\"?><a/>"),
+            Some("application/xml")
+        );
         assert_eq!(sniff(b"MZ\x90\x00\x03\x00\x00\x00"), None);
         assert_eq!(sniff(b"bad\x00nul"), None);
     }
