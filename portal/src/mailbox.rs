@@ -202,7 +202,8 @@ pub static EN: MailboxTexts = MailboxTexts {
     bytes: "bytes",
 };
 
-fn texts(lang: Lang) -> &'static MailboxTexts {
+/// The mailbox's sentences in `lang`.
+pub(crate) fn texts(lang: Lang) -> &'static MailboxTexts {
     match lang {
         Lang::Es => &ES,
         Lang::En => &EN,

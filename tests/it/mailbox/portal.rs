@@ -44,6 +44,13 @@ async fn the_portal_lists_opens_downloads_and_archives_notices() {
         }
     };
 
+    let (_, home) = page("/".into()).await;
+    assert!(
+        home.contains(
+            "<a href=\"/me/mailbox\">Mi casilla</a>: Tienes <strong>2</strong> sin leer."
+        ),
+        "{home}"
+    );
     let (status, html) = page("/me/mailbox".into()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<html lang=\"es\">"));
