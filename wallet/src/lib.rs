@@ -16,6 +16,7 @@ use clave_idp::Idp;
 pub mod access_log;
 pub mod catalogue;
 pub mod consent;
+pub mod email_code;
 mod error;
 pub mod events;
 pub mod http;
