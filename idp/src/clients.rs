@@ -479,7 +479,7 @@ impl Clients<'_> {
 
     /// Records which account `client`'s pairwise subject for `account_id` stands for, so a
     /// later [`Clients::account_for_subject`] finds it. Idempotent.
-    pub(crate) async fn remember_subject(
+    pub async fn remember_subject(
         &self,
         conn: &mut sqlx::AnyConnection,
         client: &Client,

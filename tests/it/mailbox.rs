@@ -407,6 +407,15 @@ async fn bad_notices_get_the_right_4xx_with_the_reason() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let (status, answer) = send(&app, &token, with(json!({ "to": { "run": RUN } })), None).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
+    // The answer names the citizen by this client's sub, which then addresses them too.
+    let (status, again) = send(
+        &app,
+        &token,
+        with(json!({ "to": { "sub": answer["to"]["sub"] } })),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
     let (status, answer) = send(
         &app,
         &token,

@@ -403,6 +403,16 @@ impl Mailbox<'_> {
         };
         match self.store(&draft, &attachments, &infos).await {
             Ok(id) => {
+                if matches!(new.to, Recipient::Run(_)) {
+                    // The receipt names the citizen by this client's `sub`; from now on the
+                    // client may address them by it.
+                    let mut conn = self.wallet.db().pool().acquire().await?;
+                    self.wallet
+                        .idp()
+                        .clients()
+                        .remember_subject(&mut conn, client, &draft.account_id)
+                        .await?;
+                }
                 let notice = self
                     .one("id = $1", &[&id])
                     .await?
