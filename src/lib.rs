@@ -141,6 +141,11 @@ impl App {
             )),
             tokio::spawn(clave_wallet::events::run_wallet_worker(
                 self.wallet.clone(),
+                stop.clone(),
+            )),
+            // Mailbox alerts, security notices and retention.
+            tokio::spawn(clave_wallet::mailbox::alerts::run_mailbox_worker(
+                self.wallet.clone(),
                 stop,
             )),
         ]
@@ -165,6 +170,7 @@ impl App {
             .merge(ops::routes(self.db.clone()))
             .merge(clave_idp::http::router(self.idp.clone()))
             .merge(clave_wallet::http::router(self.wallet.clone()))
+            .merge(clave_wallet::mailbox::http::router(self.wallet.clone()))
             .merge(clave_portal::router(portal))
             .fallback(ops::not_found);
         ops::with_layers(routes, &self.config, trusted)

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Backend, sqlite_url_in};
 
+mod mailbox;
+pub use mailbox::{MailConfig, MailTls, MailboxConfig};
+
 /// The prefix of every environment variable clave reads.
 pub const ENV_PREFIX: &str = "CLAVE_";
 
@@ -73,6 +76,10 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// The data wallet: consents and publishing.
     pub wallet: WalletConfig,
+    /// Outgoing e-mail (SMTP), for mailbox alerts.
+    pub mail: MailConfig,
+    /// The citizen mailbox.
+    pub mailbox: MailboxConfig,
 }
 
 /// The data wallet's limits.
@@ -218,6 +225,8 @@ impl Default for Config {
             throttle: ThrottleConfig::default(),
             tokens: TokenConfig::default(),
             wallet: WalletConfig::default(),
+            mail: MailConfig::default(),
+            mailbox: MailboxConfig::default(),
         }
     }
 }
@@ -521,6 +530,7 @@ impl Config {
                 "tokens.key_retire_grace_secs must outlast every token: at least the longest of id_token_ttl_secs and access_token_ttl_secs".into(),
             );
         }
+        problems.extend(mailbox::problems(&self.mail, &self.mailbox));
         problems
     }
 

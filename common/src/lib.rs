@@ -9,6 +9,7 @@ pub mod http;
 pub mod id;
 pub mod journal;
 pub mod lang;
+pub mod mail;
 pub mod run;
 pub mod seal;
 #[cfg(test)]

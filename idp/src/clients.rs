@@ -40,6 +40,9 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "wallet",
     "wallet:read",
     "wallet:publish",
+    // The citizen mailbox: agencies send notices; citizens read theirs.
+    "mailbox",
+    "mailbox:send",
 ];
 
 /// Scopes a client with redirect URIs gets when the operator names none.
@@ -476,7 +479,7 @@ impl Clients<'_> {
 
     /// Records which account `client`'s pairwise subject for `account_id` stands for, so a
     /// later [`Clients::account_for_subject`] finds it. Idempotent.
-    pub(crate) async fn remember_subject(
+    pub async fn remember_subject(
         &self,
         conn: &mut sqlx::AnyConnection,
         client: &Client,

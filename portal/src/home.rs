@@ -26,6 +26,8 @@ struct HomePage {
     chrome: Chrome,
     /// The citizen's given names, when logged in.
     name: Option<String>,
+    /// The link to the mailbox with the unread count, when logged in.
+    mailbox: Option<(&'static crate::mailbox::MailboxTexts, i64)>,
 }
 
 async fn show(
@@ -39,6 +41,18 @@ async fn show(
     let session = crate::signed_in::session(&state.idp, &headers)
         .await
         .map_err(|e| PageError::from_idp(lang, &e))?;
+    let mailbox = match &session {
+        Some(session) => Some((
+            crate::mailbox::texts(lang),
+            state
+                .wallet
+                .mailbox()
+                .unread(&session.account_id)
+                .await
+                .map_err(|e| PageError::internal(lang, e.to_string()))?,
+        )),
+        None => None,
+    };
     let name = match session {
         Some(session) => state
             .idp
@@ -56,6 +70,7 @@ async fn show(
     let page = HomePage {
         chrome: Chrome::with_switch(lang, "/", &[]),
         name,
+        mailbox,
     };
     render(&page, lang, StatusCode::OK, cookies)
 }

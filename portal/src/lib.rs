@@ -27,6 +27,7 @@ pub mod home;
 pub mod i18n;
 pub mod login;
 pub mod logout;
+pub mod mailbox;
 pub mod page;
 pub mod passkeys;
 pub mod second_factor;
@@ -61,5 +62,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(callers::routes())
         .merge(emergency::routes())
         .merge(activation::routes())
+        .merge(mailbox::routes())
         .with_state(state)
 }

@@ -298,6 +298,7 @@ fn destination(then: Option<&str>) -> Option<&'static str> {
     match then {
         Some("security") => Some("security"),
         Some("passkeys") => Some("passkeys"),
+        Some("mailbox") => Some("mailbox"),
         _ => None,
     }
 }
@@ -306,6 +307,7 @@ fn destination_path(then: Option<&'static str>) -> &'static str {
     match then {
         Some("security") => "/me/security",
         Some("passkeys") => "/me/passkeys",
+        Some("mailbox") => "/me/mailbox",
         _ => "/",
     }
 }

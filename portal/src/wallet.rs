@@ -25,6 +25,7 @@ use crate::page::{Chrome, render, see_other};
 pub fn routes() -> Router<PortalState> {
     Router::new()
         .route("/me/data", get(data).post(edit))
+        .route("/me/data/email-code", axum::routing::post(email_code))
         .route("/me/permissions", get(permissions).post(revoke))
         .route("/me/permissions/{id}/receipt", get(receipt))
         .route("/me/activity", get(activity))
@@ -124,6 +125,24 @@ pub struct WalletTexts {
     pub download_csv: &'static str,
     /// Navigation between the pages.
     pub nav_label: &'static str,
+    /// Verifying a self-asserted e-mail address: the section's heading.
+    pub verify_heading: &'static str,
+    /// Its explanation, before the address.
+    pub verify_intro: &'static str,
+    /// The button that sends a code.
+    pub verify_send: &'static str,
+    /// The code field's label.
+    pub verify_code_label: &'static str,
+    /// Its hint.
+    pub verify_code_hint: &'static str,
+    /// The button that checks the code.
+    pub verify_confirm: &'static str,
+    /// After a code was sent.
+    pub code_sent: &'static str,
+    /// After the address was verified.
+    pub email_verified: &'static str,
+    /// When no SMTP server is configured.
+    pub mail_off: &'static str,
 }
 
 /// Spanish.
@@ -179,6 +198,15 @@ pub static ES: WalletTexts = WalletTexts {
     col_how: "Cómo",
     download_csv: "Descargar como CSV",
     nav_label: "Tus datos",
+    verify_heading: "Verifica tu correo",
+    verify_intro: "Tu correo queda sin verificar hasta que escribas el código que te enviamos a",
+    verify_send: "Enviarme un código",
+    verify_code_label: "Código de verificación",
+    verify_code_hint: "Seis dígitos; vence en 15 minutos.",
+    verify_confirm: "Verificar",
+    code_sent: "Te enviamos un código. Revisa tu correo.",
+    email_verified: "Tu correo quedó verificado.",
+    mail_off: "Este servicio no tiene el envío de correos configurado; no se puede verificar el correo por ahora.",
 };
 
 /// English.
@@ -234,6 +262,15 @@ pub static EN: WalletTexts = WalletTexts {
     col_how: "How",
     download_csv: "Download as CSV",
     nav_label: "Your information",
+    verify_heading: "Verify your e-mail address",
+    verify_intro: "Your address stays unverified until you type the code we send to",
+    verify_send: "Send me a code",
+    verify_code_label: "Verification code",
+    verify_code_hint: "Six digits; it expires in 15 minutes.",
+    verify_confirm: "Verify",
+    code_sent: "We sent you a code. Check your e-mail.",
+    email_verified: "Your e-mail address is verified.",
+    mail_off: "This service cannot send e-mail yet, so the address cannot be verified for now.",
 };
 
 fn texts(lang: Lang) -> &'static WalletTexts {
@@ -311,6 +348,10 @@ struct DataPage {
     notice: Option<&'static str>,
     error: Option<String>,
     csrf: String,
+    /// The self-asserted address waiting for verification, if any.
+    verify_email: Option<String>,
+    /// Whether a code was just sent (the code field gets the focus).
+    code_sent: bool,
 }
 
 async fn data_page(
@@ -395,6 +436,11 @@ async fn data_page(
         notice: None,
         error: None,
         csrf,
+        verify_email: wallet
+            .unverified_email(account_id)
+            .await
+            .map_err(fail(lang))?,
+        code_sent: false,
     })
 }
 
@@ -414,8 +460,14 @@ async fn data(
         .into_iter()
         .collect();
     let mut page = data_page(&state, &account_id, lang, csrf.value().to_owned()).await?;
-    if query.get("done") == Some("saved") {
-        page.notice = Some(page.t.saved);
+    match query.get("done") {
+        Some("saved") => page.notice = Some(page.t.saved),
+        Some("code_sent") => {
+            page.notice = Some(page.t.code_sent);
+            page.code_sent = true;
+        }
+        Some("email_verified") => page.notice = Some(page.t.email_verified),
+        _ => {}
     }
     render(&page, lang, StatusCode::OK, cookies)
 }
@@ -458,6 +510,55 @@ async fn edit(
             let csrf = CsrfToken::for_page(&headers);
             let mut page = data_page(&state, &account_id, lang, csrf.value().to_owned()).await?;
             page.error = Some(text);
+            let cookies = csrf
+                .set_cookie(state.config.is_https())
+                .into_iter()
+                .collect();
+            render(&page, lang, StatusCode::BAD_REQUEST, cookies)
+        }
+        Err(e) => Err(fail(lang)(e)),
+    }
+}
+
+/// `POST /me/data/email-code`: `action=send` mails a code to the unverified address,
+/// `action=confirm` with `code` checks it.
+async fn email_code(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = Fields::parse(&body);
+    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
+    if !form::is_form(&headers) {
+        return Err(PageError::new(PageErrorKind::BadRequest, lang));
+    }
+    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let Some(account_id) = citizen(&state, &headers, lang).await? else {
+        return Ok(see_other("/login", Vec::new()));
+    };
+    let wallet = &state.wallet;
+    let outcome = match form.get("action") {
+        Some("send") => match clave_common::mail::Mailer::new(&state.config.mail) {
+            Ok(Some(mailer)) => wallet
+                .send_email_code(&account_id, &mailer)
+                .await
+                .map(|_| "code_sent"),
+            Ok(None) => Err(WalletError::Conflict(texts(lang).mail_off.to_owned())),
+            Err(e) => Err(WalletError::Internal(e.to_string())),
+        },
+        Some("confirm") => wallet
+            .confirm_email_code(&account_id, form.get("code").unwrap_or_default())
+            .await
+            .map(|()| "email_verified"),
+        _ => return Err(PageError::new(PageErrorKind::BadRequest, lang)),
+    };
+    match outcome {
+        Ok(done) => Ok(see_other(&format!("/me/data?done={done}"), Vec::new())),
+        Err(WalletError::Invalid(text) | WalletError::Conflict(text)) => {
+            let csrf = CsrfToken::for_page(&headers);
+            let mut page = data_page(&state, &account_id, lang, csrf.value().to_owned()).await?;
+            page.error = Some(text);
+            page.code_sent = true;
             let cookies = csrf
                 .set_cookie(state.config.is_https())
                 .into_iter()

@@ -38,6 +38,18 @@ pub enum ClientCmd {
     /// Set what a client tells citizens when it asks for their data, and where it hears of
     /// ended consents.
     Terms(TermsArgs),
+    /// Set how a client may address citizens in the mailbox.
+    Mailbox(MailboxArgs),
+}
+
+/// Flags of `clave client mailbox`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MailboxArgs {
+    /// The client id.
+    pub client_id: String,
+    /// Whether the client may address notices by RUN (otherwise only by the `sub` it knows).
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+    pub by_run: bool,
 }
 
 /// Flags of `clave client terms`.
@@ -132,6 +144,9 @@ pub struct AddArgs {
     /// Where consent events (revocations, expiries) are POSTed.
     #[arg(long, value_name = "URI")]
     pub consent_events_uri: Option<String>,
+    /// Allow the client to address mailbox notices by RUN.
+    #[arg(long)]
+    pub mailbox_by_run: bool,
 }
 
 /// Runs a client command.
@@ -146,9 +161,17 @@ pub async fn run(cmd: ClientCmd, ctx: &CliContext) -> anyhow::Result<()> {
             };
             // Checked first, so a refused term never leaves a client registered without it.
             terms.check()?;
+            let by_run = args.mailbox_by_run;
             let new = new_client(*args)?;
             let registered = clients.register(new).await.map_err(explain)?;
             let client = &registered.client;
+            if by_run {
+                ctx.app
+                    .wallet
+                    .mailbox()
+                    .set_by_run(&client.client_id, true)
+                    .await?;
+            }
             if terms != ClientTerms::default() {
                 ctx.app
                     .wallet
@@ -224,6 +247,22 @@ pub async fn run(cmd: ClientCmd, ctx: &CliContext) -> anyhow::Result<()> {
             ctx.print(&out, human);
         }
         ClientCmd::Terms(args) => set_terms(args, ctx).await?,
+        ClientCmd::Mailbox(args) => {
+            ctx.app
+                .wallet
+                .mailbox()
+                .set_by_run(&args.client_id, args.by_run)
+                .await?;
+            let out = json!({ "client_id": args.client_id, "mailbox_by_run": args.by_run });
+            ctx.print(
+                &out,
+                format!(
+                    "{} {} address mailbox notices by RUN",
+                    args.client_id,
+                    if args.by_run { "may" } else { "may not" }
+                ),
+            );
+        }
     }
     Ok(())
 }

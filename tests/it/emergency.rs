@@ -214,6 +214,21 @@ async fn a_front_desk_lifts_an_emergency_lock_and_only_an_operator_lifts_an_oper
     // The form without its token is refused.
     let forged = post(&cookie_client(), &app, "/unlock", &[("run", RUN)]).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // The citizen hears of every lock and unlock in their mailbox.
+    let mailbox = app.app.wallet.mailbox();
+    while mailbox.follow_journal().await.unwrap() > 0 {}
+    let subjects: Vec<String> = mailbox
+        .inbox(&maria.id, false)
+        .await
+        .unwrap()
+        .notices
+        .iter()
+        .map(|n| n.subject.clone())
+        .collect();
+    let count = |s: &str| subjects.iter().filter(|x| x.as_str() == s).count();
+    assert_eq!(count("Tu cuenta fue bloqueada"), 3, "{subjects:?}");
+    assert_eq!(count("Tu cuenta fue desbloqueada"), 2, "{subjects:?}");
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod emergency;
 mod foundation;
 mod interop;
 mod login;
+mod mailbox;
 mod oidc;
 mod passkeys;
 mod second_factor;

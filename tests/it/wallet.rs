@@ -15,6 +15,7 @@ use crate::support::rp::{
 };
 
 mod cli;
+mod email;
 
 /// A service's consent-events endpoint on a loopback port: records each Security Event Token
 /// POSTed to it, answering `503` to the first `fail_first`.

@@ -84,7 +84,7 @@ impl From<WalletError> for Failure {
     }
 }
 
-fn idp_failure(e: IdpError) -> ApiError {
+pub(crate) fn idp_failure(e: IdpError) -> ApiError {
     match e {
         IdpError::Db(e) => ApiError::from(e),
         IdpError::Invalid(text) => ApiError::invalid_request(text),
@@ -106,13 +106,19 @@ impl From<OAuthError> for Failure {
 }
 
 /// Who a valid bearer token stands for.
-struct Caller {
-    client: Client,
-    account_id: Option<String>,
+pub(crate) struct Caller {
+    pub(crate) client: Client,
+    pub(crate) account_id: Option<String>,
+    /// The level the citizen authenticated at, for a citizen's token.
+    pub(crate) acr: Option<String>,
 }
 
 /// Validates the bearer token and requires `scope`.
-async fn caller(wallet: &Wallet, headers: &HeaderMap, scope: &str) -> Result<Caller, Failure> {
+pub(crate) async fn caller(
+    wallet: &Wallet,
+    headers: &HeaderMap,
+    scope: &str,
+) -> Result<Caller, Failure> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -151,11 +157,16 @@ async fn caller(wallet: &Wallet, headers: &HeaderMap, scope: &str) -> Result<Cal
     Ok(Caller {
         client,
         account_id: claims.account_id,
+        acr: claims.acr,
     })
 }
 
 /// A service calling for itself (a client-credentials token, not a citizen's).
-async fn service(wallet: &Wallet, headers: &HeaderMap, scope: &str) -> Result<Client, Failure> {
+pub(crate) async fn service(
+    wallet: &Wallet,
+    headers: &HeaderMap,
+    scope: &str,
+) -> Result<Client, Failure> {
     let caller = caller(wallet, headers, scope).await?;
     if caller.account_id.is_some() {
         return Err(ApiError::forbidden(

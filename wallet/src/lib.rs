@@ -2,7 +2,8 @@
 //! authoritative for each attribute, every version of every value with its provenance, the
 //! consents under which values are released to services (each with a signed receipt), the
 //! release itself (into ID tokens, at userinfo, and through the once-only agency API), and
-//! the access log that shows the citizen every release.
+//! the access log that shows the citizen every release. It also owns the citizen
+//! [`mailbox`]: notices from agencies and from clave itself, with proof of notification.
 //!
 //! The consent ledger and the access log are journal events (`consent.granted`,
 //! `consent.revoked`, `consent.expired`, `data.released`), so they share the journal's hash
@@ -17,10 +18,12 @@ pub mod access_log;
 pub mod callers;
 pub mod catalogue;
 pub mod consent;
+pub mod email_code;
 mod error;
 pub mod events;
 pub mod http;
 pub mod import;
+pub mod mailbox;
 pub mod publish;
 pub mod release;
 pub mod value;

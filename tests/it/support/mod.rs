@@ -14,6 +14,7 @@ use clave_common::config::Secret;
 pub mod accounts;
 pub mod browser;
 pub mod rp;
+pub mod smtp;
 
 /// The PostgreSQL server named by `TEST_DATABASE_URL`, if any.
 pub fn postgres_admin_url() -> Option<String> {
