@@ -32,6 +32,7 @@ pub mod page;
 pub mod passkeys;
 pub mod second_factor;
 pub mod security;
+pub mod sessions;
 mod signed_in;
 pub mod wallet;
 
@@ -63,5 +64,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(emergency::routes())
         .merge(activation::routes())
         .merge(mailbox::routes())
+        .merge(sessions::routes())
         .with_state(state)
 }

@@ -80,6 +80,8 @@ pub struct FactorTexts {
     pub stuck_back: &'static str,
     /// What to do when every factor is lost.
     pub lost_all: &'static str,
+    /// The security page's link to the sessions page.
+    pub sessions_link: &'static str,
     /// The security page's heading.
     pub security_title: &'static str,
     /// The authenticator section's heading.
@@ -163,6 +165,7 @@ pub static ES: FactorTexts = FactorTexts {
     stuck_enrol: "Configurar un segundo factor",
     stuck_back: "Volver al servicio sin ingresar",
     lost_all: "Si perdiste todos tus segundos factores, la recuperación de la cuenta no se hace en línea: acude a una oficina de atención con tu cédula de identidad.",
+    sessions_link: "Ver dónde tienes sesiones abiertas y cerrarlas",
     security_title: "Seguridad de tu cuenta",
     totp_heading: "Aplicación de autenticación",
     totp_active: "Tienes una aplicación de autenticación activa.",
@@ -215,6 +218,7 @@ pub static EN: FactorTexts = FactorTexts {
     stuck_enrol: "Set up a second factor",
     stuck_back: "Go back to the service without logging in",
     lost_all: "If you lost all your second factors, the account is not recovered online: visit a service office with your identity card.",
+    sessions_link: "See where you are signed in and end sessions",
     security_title: "Your account's security",
     totp_heading: "Authenticator app",
     totp_active: "You have an active authenticator app.",

@@ -354,3 +354,83 @@ async fn a_front_desk_code_activates_an_account_once_and_resets_a_lost_password(
     .await;
     assert_eq!(late.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_citizen_sees_their_sessions_and_ends_the_others() {
+    let app = TestApp::new().await;
+    citizen(&app).await;
+    let laptop = cookie_client();
+    log_in(&laptop, &app, "", RUN, PASSWORD).await;
+    let phone = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("TelefonoDePrueba 1.0")
+        .build()
+        .unwrap();
+    log_in(&phone, &app, "", RUN, PASSWORD).await;
+    let tablet = cookie_client();
+    log_in(&tablet, &app, "", RUN, PASSWORD).await;
+
+    let page = get(&laptop, &app, "/me/sessions").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("TelefonoDePrueba 1.0"), "{}", page.body);
+    assert_eq!(page.body.matches("name=\"session\"").count(), 3);
+    assert_eq!(page.body.matches("(Este navegador)").count(), 1);
+
+    // A session id that is not the citizen's is refused as gone; nothing ends.
+    let other = submit(
+        &laptop,
+        &app,
+        "/me/sessions",
+        "/me/sessions",
+        &[("action", "one"), ("session", "not-mine")],
+    )
+    .await;
+    assert_eq!(other.location.as_deref(), Some("/me/sessions?done=gone"));
+
+    let ended = submit(
+        &laptop,
+        &app,
+        "/me/sessions",
+        "/me/sessions",
+        &[("action", "others")],
+    )
+    .await;
+    assert_eq!(ended.location.as_deref(), Some("/me/sessions?done=ended"));
+    assert_eq!(
+        get(&phone, &app, "/me/data").await.location.as_deref(),
+        Some("/login")
+    );
+    assert_eq!(
+        get(&tablet, &app, "/me/data").await.location.as_deref(),
+        Some("/login")
+    );
+    assert_eq!(get(&laptop, &app, "/me/data").await.status, StatusCode::OK);
+    let reasons = app.journal_of_kind("session.ended").await;
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|e| e.data["reason"] == "ended_by_citizen")
+            .count(),
+        2
+    );
+
+    // Ending this browser's own session signs it out.
+    let page = get(&laptop, &app, "/me/sessions").await;
+    let from =
+        page.body.find("name=\"session\" value=\"").unwrap() + "name=\"session\" value=\"".len();
+    let id = page.body[from..].split('"').next().unwrap().to_owned();
+    let out = submit(
+        &laptop,
+        &app,
+        "/me/sessions",
+        "/me/sessions",
+        &[("action", "one"), ("session", &id)],
+    )
+    .await;
+    assert_eq!(out.location.as_deref(), Some("/login"));
+    assert_eq!(
+        get(&laptop, &app, "/me/data").await.location.as_deref(),
+        Some("/login")
+    );
+}
