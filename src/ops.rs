@@ -94,8 +94,34 @@ async fn metrics_text() -> Response {
     }
 }
 
-pub(crate) async fn not_found() -> ApiError {
+/// An unknown path: a browser asking for a page gets the portal's "page not found" in its
+/// language; every API client gets the JSON error.
+pub(crate) async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let api = [
+        "/api/",
+        "/oauth2/",
+        "/.well-known/",
+        "/csc/",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+    ]
+    .iter()
+    .any(|prefix| uri.path().starts_with(prefix));
+    let wants_page = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page && !api {
+        let lang = clave_portal::i18n::Lang::choose(None, &headers, None);
+        return clave_portal::error::PageError::new(
+            clave_portal::error::PageErrorKind::NotFound,
+            lang,
+        )
+        .into_response();
+    }
     ApiError::not_found("no such resource; see /.well-known/openid-configuration for the endpoints")
+        .into_response()
 }
 
 async fn track(request: Request, next: Next) -> Response {

@@ -21,7 +21,7 @@ const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// The code `oathtool` computes for `secret` (base32) at `unix`, or `None` when oathtool is
 /// not installed (outside CI, where it must be).
-fn oathtool(secret: &str, unix: i64) -> Option<String> {
+pub(crate) fn oathtool(secret: &str, unix: i64) -> Option<String> {
     let output = std::process::Command::new("oathtool")
         .args(["--totp", "-b", secret, "-N", &format!("@{unix}")])
         .output();
