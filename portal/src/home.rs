@@ -28,7 +28,72 @@ struct HomePage {
     name: Option<String>,
     /// The link to the mailbox with the unread count, when logged in.
     mailbox: Option<(&'static crate::mailbox::MailboxTexts, i64)>,
+    t: &'static HomeTexts,
+    /// What needs the citizen's attention, as links.
+    attention: Vec<(&'static str, String)>,
+    /// Whether the account is an agent's (a link to the console).
+    agent: bool,
 }
+
+/// The start page's sentences in one language.
+#[derive(Debug)]
+pub struct HomeTexts {
+    /// The attention list's heading.
+    pub attention: &'static str,
+    /// Caller verifications waiting for an answer.
+    pub callers_waiting: &'static str,
+    /// Permissions that end within [`EXPIRING_DAYS`].
+    pub consents_expiring: &'static str,
+    /// The navigation's label.
+    pub nav_label: &'static str,
+    /// Links.
+    pub data: &'static str,
+    /// .
+    pub permissions: &'static str,
+    /// .
+    pub activity: &'static str,
+    /// .
+    pub security: &'static str,
+    /// .
+    pub sessions: &'static str,
+    /// .
+    pub verify_call: &'static str,
+    /// .
+    pub agent: &'static str,
+}
+
+/// Spanish.
+pub static ES: HomeTexts = HomeTexts {
+    attention: "Requiere tu atención",
+    callers_waiting: "Un agente espera que apruebes la verificación de una llamada",
+    consents_expiring: "Permisos que vencen en los próximos 30 días",
+    nav_label: "Tu cuenta",
+    data: "Mis datos",
+    permissions: "Mis permisos",
+    activity: "Mi actividad",
+    security: "Mi seguridad",
+    sessions: "Mis sesiones",
+    verify_call: "Verificar una llamada",
+    agent: "Consola de atención",
+};
+
+/// English.
+pub static EN: HomeTexts = HomeTexts {
+    attention: "Needs your attention",
+    callers_waiting: "An agent is waiting for you to approve a call verification",
+    consents_expiring: "Permissions ending within 30 days",
+    nav_label: "Your account",
+    data: "My data",
+    permissions: "My permissions",
+    activity: "My activity",
+    security: "My security",
+    sessions: "My sessions",
+    verify_call: "Verify a call",
+    agent: "Service desk console",
+};
+
+/// Permissions ending within this many days are listed as needing attention.
+pub const EXPIRING_DAYS: i64 = 30;
 
 async fn show(
     State(state): State<PortalState>,
@@ -53,6 +118,44 @@ async fn show(
         )),
         None => None,
     };
+    let t = match lang {
+        Lang::Es => &ES,
+        Lang::En => &EN,
+    };
+    let mut attention = Vec::new();
+    let mut agent = false;
+    if let Some(session) = &session {
+        let waiting = state
+            .wallet
+            .callers()
+            .waiting(&session.account_id)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?
+            .len();
+        if waiting > 0 {
+            attention.push((t.callers_waiting, "/me/verify-call".to_owned()));
+        }
+        let now = state.idp.ctx().clock.unix();
+        let expiring = state
+            .wallet
+            .consents()
+            .of_citizen(&session.account_id)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?
+            .iter()
+            .filter(|c| c.is_active(now) && c.expires_at - now < EXPIRING_DAYS * 86_400)
+            .count();
+        if expiring > 0 {
+            attention.push((t.consents_expiring, "/me/permissions".to_owned()));
+        }
+        agent = state
+            .idp
+            .accounts()
+            .staff(&session.account_id, clave_idp::roles::AGENT)
+            .await
+            .map_err(|e| PageError::from_idp(lang, &e))?
+            .is_some();
+    }
     let name = match session {
         Some(session) => state
             .idp
@@ -71,6 +174,9 @@ async fn show(
         chrome: Chrome::with_switch(lang, "/", &[]),
         name,
         mailbox,
+        t,
+        attention,
+        agent,
     };
     render(&page, lang, StatusCode::OK, cookies)
 }

@@ -326,6 +326,11 @@ async fn a_caller_approves_the_agents_request_after_comparing_the_phrase() {
     .await;
     assert_eq!(second.status, StatusCode::CONFLICT);
 
+    // The start page says a request waits, and links to it.
+    let home = get(&citizen_browser, &app, "/").await;
+    assert!(home.body.contains("Un agente espera"), "{}", home.body);
+    assert!(home.body.contains("href=\"/me/verify-call\""));
+
     // The citizen sees the agent, the office and the same phrase, and approves.
     let page = get(&citizen_browser, &app, "/me/verify-call").await;
     for expected in ["Pedro Soto", OFFICE, phrase.as_str()] {
@@ -346,6 +351,14 @@ async fn a_caller_approves_the_agents_request_after_comparing_the_phrase() {
     );
     let profile = get(&agent_browser, &app, &check_path).await;
     assert!(profile.body.contains("María Carmen Del Río González"));
+    let home = get(&citizen_browser, &app, "/").await;
+    assert!(!home.body.contains("Un agente espera"));
+    assert!(
+        get(&agent_browser, &app, "/")
+            .await
+            .body
+            .contains("href=\"/agent\"")
+    );
     assert_eq!(releases_to(&app, &maria, &pedro).await, 1);
 
     // An answer is final.
