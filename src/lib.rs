@@ -14,6 +14,7 @@ use clave_common::journal::Journal;
 use clave_common::seal::{MasterKeys, SealError};
 use clave_common::{Config, Db, SharedClock};
 use clave_idp::Idp;
+use clave_signer::Signer;
 use clave_wallet::Wallet;
 
 pub mod cli;
@@ -60,6 +61,8 @@ pub struct App {
     pub idp: Idp,
     /// The data wallet.
     pub wallet: Wallet,
+    /// Advanced electronic signature: CAs, credentials, activation, formats.
+    pub signer: Signer,
 }
 
 impl App {
@@ -102,6 +105,7 @@ impl App {
             claims: Arc::new(clave_wallet::WalletClaims),
         });
         let wallet = Wallet::new(idp.clone());
+        let signer = Signer::new(idp.clone());
         Ok(Self {
             config,
             db,
@@ -110,6 +114,7 @@ impl App {
             journal,
             idp,
             wallet,
+            signer,
         })
     }
 
@@ -124,7 +129,10 @@ impl App {
             .catalogue()
             .ensure_defaults()
             .await
-            .map_err(|e| StartupError::Other(format!("cannot write the attribute catalogue: {e}")))
+            .map_err(|e| StartupError::Other(format!("cannot write the attribute catalogue: {e}")))?;
+        self.signer.ensure_pki().await.map_err(|e| {
+            StartupError::Other(format!("cannot create the certificate authorities: {e}"))
+        })
     }
 
     /// Starts the background workers (back-channel logout delivery, consent expiry and
@@ -141,6 +149,10 @@ impl App {
             )),
             tokio::spawn(clave_wallet::events::run_wallet_worker(
                 self.wallet.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(clave_signer::crl::run_crl_worker(
+                self.signer.clone(),
                 stop,
             )),
         ]
@@ -165,6 +177,7 @@ impl App {
             .merge(ops::routes(self.db.clone()))
             .merge(clave_idp::http::router(self.idp.clone()))
             .merge(clave_wallet::http::router(self.wallet.clone()))
+            .merge(clave_signer::http::router(self.signer.clone()))
             .merge(clave_portal::router(portal))
             .fallback(ops::not_found);
         ops::with_layers(routes, &self.config, trusted)

@@ -40,6 +40,8 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "wallet",
     "wallet:read",
     "wallet:publish",
+    // Remote signing (the CSC API): a signer's own token.
+    "sign",
 ];
 
 /// Scopes a client with redirect URIs gets when the operator names none.

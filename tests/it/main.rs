@@ -13,5 +13,6 @@ mod login;
 mod oidc;
 mod passkeys;
 mod second_factor;
+mod signing;
 mod tokens;
 mod wallet;
