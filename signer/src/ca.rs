@@ -166,10 +166,10 @@ impl Signer {
         row.map(|r| r.into_ca().map(|(ca, _)| ca)).transpose()
     }
 
-    /// Every CA, the root first.
+    /// Every CA, the root first, then by age.
     pub async fn cas(&self) -> Result<Vec<CertificateAuthority>, SignerError> {
         let rows: Vec<CaRow> = sqlx::query_as(&format!(
-            "SELECT {CA_COLUMNS} FROM signer_cas ORDER BY created_at, id"
+            "SELECT {CA_COLUMNS} FROM signer_cas ORDER BY parent_id IS NOT NULL, created_at, id"
         ))
         .fetch_all(self.ctx().db.pool())
         .await?;

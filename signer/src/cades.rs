@@ -30,6 +30,8 @@ pub fn signed_attributes(
     signer_cert: &[u8],
 ) -> Vec<u8> {
     let cert_hash = Sha256::digest(signer_cert);
+    // UTCTime has whole seconds only.
+    let signing_time = signing_time.replace_nanosecond(0).unwrap_or(signing_time);
     yasna::construct_der(|w| {
         w.write_set_of(|w| {
             w.next().write_sequence(|w| {

@@ -35,6 +35,7 @@ pub fn router(signer: Signer) -> Router {
         .route("/csc/v2/credentials/authorize", post(credentials_authorize))
         .route("/csc/v2/signatures/signHash", post(sign_hash))
         .route("/csc/v2/signatures/signDoc", post(sign_doc))
+        .route("/api/sign/v1/verify", post(verify))
         .route("/pki/{file}", get(ca_certificate))
         .route("/pki/crl/{file}", get(crl))
         .with_state(signer)
@@ -615,6 +616,30 @@ async fn sign_doc(
         signatures.push(STANDARD.encode(signature));
     }
     Ok(Json(json!({ "SignatureObject": signatures })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    /// The signed document, base64.
+    document: String,
+    /// The detached signature (CAdES DER or JAdES JSON), base64.
+    signature: String,
+}
+
+/// Verifies a detached signature over a document; open to anyone who holds both.
+async fn verify(
+    State(signer): State<Signer>,
+    ApiJson(request): ApiJson<VerifyRequest>,
+) -> Result<Response, Failure> {
+    let document = STANDARD
+        .decode(request.document.trim())
+        .map_err(|_| ApiError::invalid_request("document is not valid base64"))?;
+    let signature = STANDARD
+        .decode(request.signature.trim())
+        .map_err(|_| ApiError::invalid_request("signature is not valid base64"))?;
+    let report = signer.verify_detached(&document, &signature).await?;
+    Ok(Json(json!({ "signatures": [report] })).into_response())
 }
 
 async fn ca_certificate(

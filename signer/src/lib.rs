@@ -19,6 +19,7 @@ pub mod http;
 pub mod jades;
 pub mod keys;
 pub mod profile;
+pub mod verify;
 
 pub use error::SignerError;
 

@@ -20,6 +20,14 @@ pub enum SignCmd {
     /// Signers' certificates.
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Verify a detached signature (CAdES `.p7s` or JAdES JSON) over a file.
+    Verify {
+        /// The signed file.
+        file: std::path::PathBuf,
+        /// The detached signature.
+        #[arg(long, value_name = "SIG")]
+        detached: std::path::PathBuf,
+    },
     /// Issue a CA's next CRL now.
     Crl {
         /// The CA (`root`, `ciudadanos`).
@@ -172,6 +180,35 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join("\n");
             ctx.print(&json!({ "credentials": list }), human);
+        }
+        SignCmd::Verify { file, detached } => {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            };
+            let report = signer.verify_detached(&read(&file)?, &read(&detached)?).await?;
+            let human = format!(
+                "{}: {}\n  signer: {} ({})\n  integrity: {}, coverage: {}\n  chain: {}, revocation: {}\n  signing time: {}{}",
+                report.format,
+                if report.valid { "VALID" } else { "INVALID" },
+                report.signer_name.as_deref().unwrap_or("?"),
+                report.signer_run.as_deref().unwrap_or("?"),
+                if report.integrity { "intact" } else { "BROKEN" },
+                report.coverage,
+                report.chain,
+                report.revocation,
+                report.signing_time.map_or("?".to_owned(), |t| t.to_string()),
+                report
+                    .warnings
+                    .iter()
+                    .map(|w| format!("\n  warning: {w}"))
+                    .collect::<String>(),
+            );
+            ctx.print(&serde_json::to_value(&report)?, human);
+            return Ok(if report.valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
         }
         SignCmd::Crl { ca } => {
             let crl = signer.issue_crl(&ca).await?;

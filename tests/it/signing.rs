@@ -34,7 +34,8 @@ struct Signatory {
 impl Signatory {
     /// A fresh server, the test citizen and a token with the `sign` scope from the code flow.
     async fn new() -> Self {
-        let app = TestApp::new().await;
+        // Long-lived tokens: the tests move the clock past a SAD's lifetime.
+        let app = TestApp::with_config(|c| c.tokens.access_token_ttl_secs = 3600).await;
         let account = citizen(&app).await;
         let mut client = web_client("Notaría Digital");
         client.scopes.push("sign".into());

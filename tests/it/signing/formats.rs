@@ -43,6 +43,18 @@ async fn sign_doc(signatory: &Signatory, credential: &str, format: &str) -> Vec<
         .unwrap()
 }
 
+/// clave's verification report for `signature` over `document`.
+async fn verify_api(signatory: &Signatory, document: &[u8], signature: &[u8]) -> Value {
+    let (status, body) = super::post_json(
+        &signatory.app.at("/api/sign/v1/verify"),
+        None,
+        json!({ "document": STANDARD.encode(document), "signature": STANDARD.encode(signature) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["signatures"][0].clone()
+}
+
 /// A raw ES256 signature (r‖s) as the DER that OpenSSL reads.
 fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
     fn integer(bytes: &[u8]) -> Vec<u8> {
@@ -148,6 +160,42 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
     );
     assert!(ok, "{out}");
 
+    // clave's own verifier agrees, over HTTP and on the command line.
+    let jws_bytes = serde_json::to_vec(&jws).unwrap();
+    std::fs::write(path.join("resolucion.json"), &jws_bytes).unwrap();
+    for (signature, format) in [(&p7s, "CAdES-B-B"), (&jws_bytes, "JAdES-B-B")] {
+        let report = verify_api(&signatory, DOCUMENT, signature).await;
+        assert_eq!(report["format"], format, "{report}");
+        assert_eq!(report["valid"], true, "{report}");
+        assert_eq!(report["signer_run"], "12345678-5", "{report}");
+        assert_eq!(report["signer_name"], "María Carmen Del Río González", "{report}");
+        assert_eq!(report["chain"], "trusted", "{report}");
+        assert_eq!(report["revocation"], "good", "{report}");
+        let report = verify_api(&signatory, &tampered, signature).await;
+        assert_eq!(report["valid"], false, "{report}");
+        assert_eq!(report["integrity"], false, "{report}");
+    }
+    let out = signatory.app.cli(&[
+        "sign", "verify", path.join("resolucion.pdf").to_str().unwrap(), "--detached",
+        path.join("resolucion.p7s").to_str().unwrap(),
+    ]);
+    assert!(out.success, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("VALID"), "{}", out.stdout);
+    let out = signatory.app.cli(&[
+        "sign", "verify", path.join("tampered.pdf").to_str().unwrap(), "--detached",
+        path.join("resolucion.json").to_str().unwrap(),
+    ]);
+    assert!(!out.success, "{}", out.stdout);
+    assert!(out.stdout.contains("INVALID"), "{}", out.stdout);
+    let (status, body) = super::post_json(
+        &signatory.app.at("/api/sign/v1/verify"),
+        None,
+        json!({ "document": STANDARD.encode(DOCUMENT), "signature": STANDARD.encode(b"garbage") }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("not a signature"));
+
     // A SAD bound to one document cannot sign another.
     let sad = signatory
         .authorize(&credential, &[Sha256::digest(DOCUMENT).to_vec()])
@@ -215,6 +263,10 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
     let (ok, out) = verify("resolucion.pdf", &["-CAfile", "trust-after.pem", "-crl_check"]);
     assert!(!ok, "{out}");
     assert!(out.contains("certificate revoked"), "{out}");
+
+    let report = verify_api(&signatory, DOCUMENT, &p7s).await;
+    assert_eq!(report["revocation"], "revoked", "{report}");
+    assert_eq!(report["valid"], false, "{report}");
 
     // The revoked credential shows as such and cannot be activated.
     let (status, info) = signatory

@@ -105,7 +105,10 @@ async fn a_signers_certificate_names_them_by_run_and_chains_to_the_root() {
         &["verify", "-CAfile", "root.pem", "-untrusted", "ca.pem", "leaf.pem"],
     );
     assert!(ok, "{out}");
-    let (ok, text) = openssl(dir.path(), &["x509", "-in", "leaf.pem", "-noout", "-text"]);
+    let (ok, text) = openssl(dir.path(), &[
+            "x509", "-in", "leaf.pem", "-noout", "-text", "-nameopt",
+            "utf8,sep_comma_plus,-esc_msb",
+        ]);
     assert!(ok, "{text}");
     for expected in [
         "C=CL",
@@ -176,7 +179,10 @@ async fn an_official_certificate_names_the_institution_and_position() {
         pem("CERTIFICATE", &credential.cert_der),
     )
     .unwrap();
-    let (ok, text) = openssl(dir.path(), &["x509", "-in", "leaf.pem", "-noout", "-subject"]);
+    let (ok, text) = openssl(dir.path(), &[
+            "x509", "-in", "leaf.pem", "-noout", "-subject", "-nameopt",
+            "utf8,sep_comma_plus,-esc_msb",
+        ]);
     assert!(ok, "{text}");
     assert!(text.contains("O=Servicio de Registro Civil"), "{text}");
     assert!(text.contains("title=Oficial Civil"), "{text}");

@@ -1,0 +1,356 @@
+//! Verification of detached CAdES and JAdES signatures over a document: integrity (the
+//! document's hash and the signature), the chain up to this deployment's CAs, the signer's
+//! revocation status, the signer's name and RUN, and the claimed signing time.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use yasna::Tag;
+use yasna::models::ObjectIdentifier;
+
+use crate::der::{self, CertFields};
+use crate::{Signer, SignerError, jades};
+
+/// What a verification found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// `CAdES-B-B` or `JAdES-B-B`.
+    pub format: String,
+    /// Whether every check passed.
+    pub valid: bool,
+    /// The signer's name (certificate CN).
+    pub signer_name: Option<String>,
+    /// The signer's RUN (certificate serialNumber).
+    pub signer_run: Option<String>,
+    /// The signature is over this exact document and the signature value checks.
+    pub integrity: bool,
+    /// What the signature covers.
+    pub coverage: String,
+    /// `trusted` when the certificate was issued by one of this deployment's CAs and the
+    /// issuer's signature on it checks; `untrusted` otherwise.
+    pub chain: String,
+    /// `good`, `revoked` or `unknown`.
+    pub revocation: String,
+    /// The claimed signing time (Unix seconds).
+    pub signing_time: Option<i64>,
+    /// Anything else worth knowing.
+    pub warnings: Vec<String>,
+}
+
+fn bad(text: &str) -> SignerError {
+    SignerError::Invalid(format!("not a signature clave can read: {text}"))
+}
+
+const OID_MESSAGE_DIGEST: &[u64] = &[1, 2, 840, 113549, 1, 9, 4];
+const OID_SIGNING_TIME: &[u64] = &[1, 2, 840, 113549, 1, 9, 5];
+const OID_COMMON_NAME: &[u64] = &[2, 5, 4, 3];
+const OID_SERIAL_NUMBER: &[u64] = &[2, 5, 4, 5];
+
+/// The parts of a detached CMS a verifier needs.
+struct Cms {
+    certificates: Vec<Vec<u8>>,
+    issuer: Vec<u8>,
+    serial: Vec<u8>,
+    signed_attributes: Vec<u8>,
+    signature: Vec<u8>,
+    has_content: bool,
+}
+
+fn parse_cms(bytes: &[u8]) -> Result<Cms, yasna::ASN1Error> {
+    yasna::parse_der(bytes, |r| {
+        r.read_sequence(|r| {
+            r.next().read_oid()?;
+            r.next().read_tagged(Tag::context(0), |r| {
+                r.read_sequence(|r| {
+                    r.next().read_u8()?;
+                    r.next().read_der()?;
+                    let has_content = r.next().read_sequence(|r| {
+                        r.next().read_oid()?;
+                        Ok(r.read_optional(|r| r.read_der())?.is_some())
+                    })?;
+                    let certificates = r
+                        .read_optional(|r| {
+                            r.read_tagged_implicit(Tag::context(0), |r| {
+                                let mut certs = Vec::new();
+                                r.read_set_of(|r| {
+                                    certs.push(r.read_der()?);
+                                    Ok(())
+                                })?;
+                                Ok(certs)
+                            })
+                        })?
+                        .unwrap_or_default();
+                    r.read_optional(|r| r.read_tagged_implicit(Tag::context(1), |r| r.read_der()))?;
+                    let mut first = None;
+                    r.next().read_set_of(|r| {
+                        let info = r.read_sequence(|r| {
+                            r.next().read_u8()?;
+                            let (issuer, serial) = r.next().read_sequence(|r| {
+                                let issuer = r.next().read_der()?;
+                                let (serial, _) = r.next().read_bigint_bytes()?;
+                                Ok((issuer, serial))
+                            })?;
+                            r.next().read_der()?;
+                            let attrs = r.next().read_der()?;
+                            r.next().read_der()?;
+                            let signature = r.next().read_bytes()?;
+                            r.read_optional(|r| r.read_der())?;
+                            Ok((issuer, serial, attrs, signature))
+                        })?;
+                        first.get_or_insert(info);
+                        Ok(())
+                    })?;
+                    let (issuer, serial, attrs, signature) =
+                        first.ok_or(yasna::ASN1Error::new(yasna::ASN1ErrorKind::Invalid))?;
+                    Ok(Cms {
+                        certificates,
+                        issuer,
+                        serial,
+                        signed_attributes: attrs,
+                        signature,
+                        has_content,
+                    })
+                })
+            })
+        })
+    })
+}
+
+/// The signed attributes' values by OID, each the DER of its first value.
+fn attributes(set: &[u8]) -> Result<Vec<(ObjectIdentifier, Vec<u8>)>, yasna::ASN1Error> {
+    yasna::parse_der(set, |r| {
+        let mut out = Vec::new();
+        r.read_set_of(|r| {
+            let pair = r.read_sequence(|r| {
+                let oid = r.next().read_oid()?;
+                let mut value = None;
+                r.next().read_set_of(|r| {
+                    let v = r.read_der()?;
+                    value.get_or_insert(v);
+                    Ok(())
+                })?;
+                Ok((oid, value.unwrap_or_default()))
+            })?;
+            out.push(pair);
+            Ok(())
+        })?;
+        Ok(out)
+    })
+}
+
+/// The CN and serialNumber of a Name.
+fn names(name: &[u8]) -> (Option<String>, Option<String>) {
+    let parsed = yasna::parse_der(name, |r| {
+        let mut cn = None;
+        let mut serial = None;
+        r.read_sequence_of(|r| {
+            r.read_set_of(|r| {
+                r.read_sequence(|r| {
+                    let oid = r.next().read_oid()?;
+                    let value = r.next().read_der()?;
+                    let text = yasna::parse_der(&value, |r| {
+                        let tag = r.lookahead_tag()?;
+                        if tag == yasna::tags::TAG_PRINTABLESTRING {
+                            r.read_printable_string()
+                        } else {
+                            r.read_utf8string()
+                        }
+                    })
+                    .ok();
+                    if oid == ObjectIdentifier::from_slice(OID_COMMON_NAME) {
+                        cn = text;
+                    } else if oid == ObjectIdentifier::from_slice(OID_SERIAL_NUMBER) {
+                        serial = text;
+                    }
+                    Ok(())
+                })
+            })
+        })?;
+        Ok((cn, serial))
+    });
+    parsed.unwrap_or((None, None))
+}
+
+/// Whether `cert` carries a valid signature by the key in `issuer_spki`.
+fn signed_by(cert: &[u8], issuer_spki: &[u8]) -> bool {
+    let parts = yasna::parse_der(cert, |r| {
+        r.read_sequence(|r| {
+            let tbs = r.next().read_der()?;
+            r.next().read_der()?;
+            let (sig, _) = r.next().read_bitvec_bytes()?;
+            Ok((tbs, sig))
+        })
+    });
+    let Ok((tbs, sig)) = parts else {
+        return false;
+    };
+    verify_der(issuer_spki, &Sha256::digest(&tbs), &sig)
+}
+
+fn verifying_key(spki: &[u8]) -> Option<VerifyingKey> {
+    VerifyingKey::from_public_key_der(spki).ok()
+}
+
+fn verify_der(spki: &[u8], digest: &[u8], sig: &[u8]) -> bool {
+    let (Some(key), Ok(sig)) = (verifying_key(spki), Signature::from_der(sig)) else {
+        return false;
+    };
+    key.verify_prehash(digest, &sig).is_ok()
+}
+
+impl Signer {
+    /// Verifies a detached signature (CAdES `.p7s` DER, or JAdES JSON) over `document`.
+    pub async fn verify_detached(
+        &self,
+        document: &[u8],
+        signature: &[u8],
+    ) -> Result<Report, SignerError> {
+        if signature.first() == Some(&b'{') {
+            self.verify_jades(document, signature).await
+        } else {
+            self.verify_cades(document, signature).await
+        }
+    }
+
+    async fn verify_cades(&self, document: &[u8], p7s: &[u8]) -> Result<Report, SignerError> {
+        let cms = parse_cms(p7s).map_err(|_| bad("neither CMS (DER) nor JAdES JSON"))?;
+        let mut warnings = Vec::new();
+        if cms.has_content {
+            warnings.push("the CMS carries its content: it is not detached".to_owned());
+        }
+        let mut leaf = None;
+        for cert in &cms.certificates {
+            if let Ok(fields) = der::cert_fields(cert)
+                && fields.issuer == cms.issuer
+                && fields.serial == cms.serial
+            {
+                leaf = Some((cert.clone(), fields));
+            }
+        }
+        let (leaf, fields) = leaf.ok_or_else(|| bad("the signer's certificate is not included"))?;
+        let mut set = cms.signed_attributes.clone();
+        if let Some(first) = set.first_mut() {
+            *first = 0x31;
+        }
+        let attrs = attributes(&set).map_err(|_| bad("unreadable signed attributes"))?;
+        let find = |arcs: &[u64]| {
+            let oid = ObjectIdentifier::from_slice(arcs);
+            attrs.iter().find(|(o, _)| *o == oid).map(|(_, v)| v.clone())
+        };
+        let digest_ok = find(OID_MESSAGE_DIGEST)
+            .and_then(|v| yasna::parse_der(&v, |r| r.read_bytes()).ok())
+            .is_some_and(|d| d == Sha256::digest(document).as_slice());
+        let signing_time = find(OID_SIGNING_TIME).and_then(|v| {
+            yasna::parse_der(&v, |r| r.read_utctime())
+                .ok()
+                .map(|t| t.datetime().unix_timestamp())
+        });
+        let signature_ok = verify_der(&fields.spki, &Sha256::digest(&set), &cms.signature);
+        self.report("CAdES-B-B", &leaf, &fields, digest_ok && signature_ok, signing_time, warnings)
+            .await
+    }
+
+    async fn verify_jades(&self, document: &[u8], text: &[u8]) -> Result<Report, SignerError> {
+        let jws: Value = serde_json::from_slice(text).map_err(|_| bad("invalid JSON"))?;
+        let protected = jws["protected"]
+            .as_str()
+            .ok_or_else(|| bad("no protected header"))?;
+        let header: Value = URL_SAFE_NO_PAD
+            .decode(protected)
+            .ok()
+            .and_then(|h| serde_json::from_slice(&h).ok())
+            .ok_or_else(|| bad("the protected header is not base64url JSON"))?;
+        let leaf = header["x5c"][0]
+            .as_str()
+            .and_then(|c| STANDARD.decode(c).ok())
+            .ok_or_else(|| bad("no x5c certificate"))?;
+        let fields = der::cert_fields(&leaf).map_err(|_| bad("unreadable x5c certificate"))?;
+        let mut warnings = Vec::new();
+        if header["alg"] != "ES256" {
+            warnings.push(format!("alg {} is not ES256", header["alg"]));
+        }
+        if header["sigD"]["mId"] != jades::SIGD_BY_URI_HASH || header["b64"] != false {
+            warnings.push("sigD is not ObjectIdByURIHash with b64 false".to_owned());
+        }
+        let hash_ok = header["sigD"]["hashV"][0].as_str()
+            == Some(URL_SAFE_NO_PAD.encode(Sha256::digest(document)).as_str());
+        let thumb_ok = header["x5t#S256"].as_str()
+            == Some(URL_SAFE_NO_PAD.encode(Sha256::digest(&leaf)).as_str());
+        if !thumb_ok {
+            warnings.push("x5t#S256 does not match the certificate".to_owned());
+        }
+        let input = format!("{protected}.");
+        let signature_ok = jws["signature"]
+            .as_str()
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+            .and_then(|raw| Signature::from_slice(&raw).ok())
+            .zip(verifying_key(&fields.spki))
+            .is_some_and(|(sig, key)| {
+                key.verify_prehash(&Sha256::digest(input.as_bytes()), &sig)
+                    .is_ok()
+            });
+        let ok = hash_ok && thumb_ok && signature_ok && header["alg"] == "ES256";
+        self.report("JAdES-B-B", &leaf, &fields, ok, header["iat"].as_i64(), warnings)
+            .await
+    }
+
+    async fn report(
+        &self,
+        format: &str,
+        leaf: &[u8],
+        fields: &CertFields,
+        integrity: bool,
+        signing_time: Option<i64>,
+        mut warnings: Vec<String>,
+    ) -> Result<Report, SignerError> {
+        let (signer_name, signer_run) = names(&fields.subject);
+        let mut trusted = false;
+        for ca in self.cas().await? {
+            let Ok(ca_fields) = der::cert_fields(&ca.cert_der) else {
+                continue;
+            };
+            if ca_fields.subject == fields.issuer && signed_by(leaf, &ca_fields.spki) {
+                trusted = true;
+            }
+        }
+        let serial = hex::encode(&fields.serial);
+        let (known,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM signer_credentials WHERE serial = $1")
+                .bind(&serial)
+                .fetch_one(self.ctx().db.pool())
+                .await?;
+        let revoked: Option<(i64,)> = sqlx::query_as(
+            "SELECT revoked_at FROM signer_credentials WHERE serial = $1 AND status = 'revoked'",
+        )
+        .bind(&serial)
+        .fetch_optional(self.ctx().db.pool())
+        .await?;
+        let revocation = match (trusted && known > 0, revoked) {
+            (false, _) => "unknown",
+            (true, Some(_)) => "revoked",
+            (true, None) => "good",
+        };
+        if let Some(at) = signing_time
+            && (at < fields.validity.0 || at > fields.validity.1)
+        {
+            warnings.push("the signing time is outside the certificate's validity".to_owned());
+        }
+        Ok(Report {
+            format: format.to_owned(),
+            valid: integrity && trusted && revocation == "good",
+            signer_name,
+            signer_run,
+            integrity,
+            coverage: "whole document".to_owned(),
+            chain: if trusted { "trusted" } else { "untrusted" }.to_owned(),
+            revocation: revocation.to_owned(),
+            signing_time,
+            warnings,
+        })
+    }
+}
