@@ -62,7 +62,9 @@ struct Cms {
 }
 
 fn parse_cms(bytes: &[u8]) -> Result<Cms, yasna::ASN1Error> {
-    yasna::parse_der(bytes, |r| {
+    let invalid = || yasna::ASN1Error::new(yasna::ASN1ErrorKind::Invalid);
+    // SignedData's fields after the first three, each as raw DER, told apart by their tags.
+    let (has_content, rest) = yasna::parse_der(bytes, |r| {
         r.read_sequence(|r| {
             r.next().read_oid()?;
             r.next().read_tagged(Tag::context(0), |r| {
@@ -73,51 +75,76 @@ fn parse_cms(bytes: &[u8]) -> Result<Cms, yasna::ASN1Error> {
                         r.next().read_oid()?;
                         Ok(r.read_optional(|r| r.read_der())?.is_some())
                     })?;
-                    let certificates = r
-                        .read_optional(|r| {
-                            r.read_tagged_implicit(Tag::context(0), |r| {
-                                let mut certs = Vec::new();
-                                r.read_set_of(|r| {
-                                    certs.push(r.read_der()?);
-                                    Ok(())
-                                })?;
-                                Ok(certs)
-                            })
-                        })?
-                        .unwrap_or_default();
-                    r.read_optional(|r| r.read_tagged_implicit(Tag::context(1), |r| r.read_der()))?;
-                    let mut first = None;
-                    r.next().read_set_of(|r| {
-                        let info = r.read_sequence(|r| {
-                            r.next().read_u8()?;
-                            let (issuer, serial) = r.next().read_sequence(|r| {
-                                let issuer = r.next().read_der()?;
-                                let (serial, _) = r.next().read_bigint_bytes()?;
-                                Ok((issuer, serial))
-                            })?;
-                            r.next().read_der()?;
-                            let attrs = r.next().read_der()?;
-                            r.next().read_der()?;
-                            let signature = r.next().read_bytes()?;
-                            r.read_optional(|r| r.read_der())?;
-                            Ok((issuer, serial, attrs, signature))
-                        })?;
-                        first.get_or_insert(info);
-                        Ok(())
-                    })?;
-                    let (issuer, serial, attrs, signature) =
-                        first.ok_or(yasna::ASN1Error::new(yasna::ASN1ErrorKind::Invalid))?;
-                    Ok(Cms {
-                        certificates,
-                        issuer,
-                        serial,
-                        signed_attributes: attrs,
-                        signature,
-                        has_content,
-                    })
+                    let mut rest = Vec::new();
+                    while let Some(field) = r.read_optional(|r| r.read_der())? {
+                        rest.push(field);
+                    }
+                    Ok((has_content, rest))
                 })
             })
         })
+    })?;
+    let as_set = |der: &[u8]| {
+        let mut set = der.to_vec();
+        if let Some(first) = set.first_mut() {
+            *first = 0x31;
+        }
+        set
+    };
+    let mut certificates = Vec::new();
+    let mut signer_infos = None;
+    for field in &rest {
+        match field.first() {
+            Some(0xa0) => {
+                certificates = yasna::parse_der(&as_set(field), |r| {
+                    let mut certs = Vec::new();
+                    r.read_set_of(|r| {
+                        certs.push(r.read_der()?);
+                        Ok(())
+                    })?;
+                    Ok(certs)
+                })?;
+            }
+            Some(0x31) => signer_infos = Some(field.clone()),
+            _ => {}
+        }
+    }
+    let signer_infos = signer_infos.ok_or_else(invalid)?;
+    let infos = yasna::parse_der(&signer_infos, |r| {
+        let mut infos = Vec::new();
+        r.read_set_of(|r| {
+            infos.push(r.read_der()?);
+            Ok(())
+        })?;
+        Ok(infos)
+    })?;
+    let first = infos.first().ok_or_else(invalid)?;
+    let (issuer, serial, signed_attributes, signature) = yasna::parse_der(first, |r| {
+        r.read_sequence(|r| {
+            r.next().read_u8()?;
+            let (issuer, serial) = r.next().read_sequence(|r| {
+                let issuer = r.next().read_der()?;
+                let (serial, _) = r.next().read_bigint_bytes()?;
+                Ok((issuer, serial))
+            })?;
+            r.next().read_der()?;
+            let attrs = r.next().read_der()?;
+            r.next().read_der()?;
+            let signature = r.next().read_bytes()?;
+            r.read_optional(|r| r.read_der())?;
+            Ok((issuer, serial, attrs, signature))
+        })
+    })?;
+    if signed_attributes.first() != Some(&0xa0) {
+        return Err(invalid());
+    }
+    Ok(Cms {
+        certificates,
+        issuer,
+        serial,
+        signed_attributes,
+        signature,
+        has_content,
     })
 }
 
