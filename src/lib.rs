@@ -118,21 +118,22 @@ impl App {
         })
     }
 
-    /// Creates signing keys and the default attribute catalogue on a fresh deployment.
+    /// Creates signing keys, the certificate authorities and the default attribute catalogue on
+    /// a fresh deployment.
     pub async fn ensure_keys(&self) -> Result<(), StartupError> {
         self.idp
             .keys()
             .ensure_keys()
             .await
             .map_err(|e| StartupError::Other(format!("cannot create signing keys: {e}")))?;
+        self.signer.ensure_pki().await.map_err(|e| {
+            StartupError::Other(format!("cannot create the certificate authorities: {e}"))
+        })?;
         self.wallet
             .catalogue()
             .ensure_defaults()
             .await
-            .map_err(|e| StartupError::Other(format!("cannot write the attribute catalogue: {e}")))?;
-        self.signer.ensure_pki().await.map_err(|e| {
-            StartupError::Other(format!("cannot create the certificate authorities: {e}"))
-        })
+            .map_err(|e| StartupError::Other(format!("cannot write the attribute catalogue: {e}")))
     }
 
     /// Starts the background workers (back-channel logout delivery, consent expiry and
@@ -151,10 +152,7 @@ impl App {
                 self.wallet.clone(),
                 stop.clone(),
             )),
-            tokio::spawn(clave_signer::crl::run_crl_worker(
-                self.signer.clone(),
-                stop,
-            )),
+            tokio::spawn(clave_signer::crl::run_crl_worker(self.signer.clone(), stop)),
         ]
     }
 

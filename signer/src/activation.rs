@@ -67,7 +67,10 @@ pub(crate) fn owned_usable(
 
 impl Signer {
     /// Checks the second factor and binds a new SAD to the request's hashes.
-    pub async fn authorize(&self, request: ActivationRequest<'_>) -> Result<Activation, SignerError> {
+    pub async fn authorize(
+        &self,
+        request: ActivationRequest<'_>,
+    ) -> Result<Activation, SignerError> {
         let ctx = self.ctx();
         let now = ctx.clock.unix();
         let credential = owned_usable(
@@ -121,12 +124,12 @@ impl Signer {
                 SecondFactorError::Reused => SignerError::SecondFactor(
                     "the one-time code was already used; wait for the next one".into(),
                 ),
-                SecondFactorError::NotEnrolled => SignerError::SecondFactor(
-                    "the signer has no authenticator app enrolled".into(),
-                ),
-                SecondFactorError::LockedOut { retry_after } => SignerError::SecondFactor(
-                    format!("too many failed codes; retry in {retry_after} seconds"),
-                ),
+                SecondFactorError::NotEnrolled => {
+                    SignerError::SecondFactor("the signer has no authenticator app enrolled".into())
+                }
+                SecondFactorError::LockedOut { retry_after } => SignerError::SecondFactor(format!(
+                    "too many failed codes; retry in {retry_after} seconds"
+                )),
                 SecondFactorError::Invalid => {
                     SignerError::SecondFactor("the one-time code is not valid".into())
                 }
@@ -232,7 +235,9 @@ impl Signer {
         .await?
         .rows_affected();
         if spent != 1 {
-            return Err(invalid("the SAD was used at the same time by another request"));
+            return Err(invalid(
+                "the SAD was used at the same time by another request",
+            ));
         }
         let event = NewEvent::new("signature.created")
             .actor(account_id)

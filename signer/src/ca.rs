@@ -51,9 +51,9 @@ struct CaRow {
 
 impl CaRow {
     fn into_ca(self) -> Result<(CertificateAuthority, String), SignerError> {
-        let cert_der = STANDARD
-            .decode(&self.cert_der)
-            .map_err(|_| SignerError::Internal(format!("CA {} has a corrupt certificate", self.id)))?;
+        let cert_der = STANDARD.decode(&self.cert_der).map_err(|_| {
+            SignerError::Internal(format!("CA {} has a corrupt certificate", self.id))
+        })?;
         Ok((
             CertificateAuthority {
                 id: self.id,
@@ -68,8 +68,7 @@ impl CaRow {
     }
 }
 
-const CA_COLUMNS: &str =
-    "id, parent_id, common_name, cert_der, sealed_key, crl_number, created_at";
+const CA_COLUMNS: &str = "id, parent_id, common_name, cert_der, sealed_key, crl_number, created_at";
 
 /// A random positive serial number of 16 bytes.
 pub(crate) fn random_serial() -> Vec<u8> {
@@ -93,8 +92,14 @@ impl Signer {
                 .await?;
         }
         if self.ca(CITIZENS).await?.is_none() {
-            self.create_ca(CITIZENS, Some(ROOT), "clave CA Ciudadanos", 0, ISSUING_YEARS)
-                .await?;
+            self.create_ca(
+                CITIZENS,
+                Some(ROOT),
+                "clave CA Ciudadanos",
+                0,
+                ISSUING_YEARS,
+            )
+            .await?;
         }
         for ca in self.cas().await? {
             if self.current_crl(&ca.id).await?.is_none() {
@@ -118,7 +123,8 @@ impl Signer {
         let rc_key = key.to_rcgen()?;
         let base = self.public_url();
         let crl_url = parent.map(|p| profile::crl_url(&base, p));
-        let params = profile::ca_params(common_name, path_len, now, years, &random_serial(), crl_url);
+        let params =
+            profile::ca_params(common_name, path_len, now, years, &random_serial(), crl_url);
         let cert = match parent {
             None => params.self_signed(&rc_key)?,
             Some(parent) => {
@@ -158,11 +164,12 @@ impl Signer {
 
     /// The CA with `id`, if there is one.
     pub async fn ca(&self, id: &str) -> Result<Option<CertificateAuthority>, SignerError> {
-        let row: Option<CaRow> =
-            sqlx::query_as(&format!("SELECT {CA_COLUMNS} FROM signer_cas WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(self.ctx().db.pool())
-                .await?;
+        let row: Option<CaRow> = sqlx::query_as(&format!(
+            "SELECT {CA_COLUMNS} FROM signer_cas WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.ctx().db.pool())
+        .await?;
         row.map(|r| r.into_ca().map(|(ca, _)| ca)).transpose()
     }
 
@@ -183,12 +190,13 @@ impl Signer {
         &self,
         id: &str,
     ) -> Result<(CertificateAuthority, SoftwareKey), SignerError> {
-        let row: CaRow =
-            sqlx::query_as(&format!("SELECT {CA_COLUMNS} FROM signer_cas WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(self.ctx().db.pool())
-                .await?
-                .ok_or_else(|| SignerError::NotFound(format!("no certificate authority {id}")))?;
+        let row: CaRow = sqlx::query_as(&format!(
+            "SELECT {CA_COLUMNS} FROM signer_cas WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.ctx().db.pool())
+        .await?
+        .ok_or_else(|| SignerError::NotFound(format!("no certificate authority {id}")))?;
         let (ca, sealed) = row.into_ca()?;
         let key = SoftwareKey::open(&self.ctx().master, &key_owner(id), &sealed)?;
         Ok((ca, key))

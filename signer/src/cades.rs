@@ -36,7 +36,8 @@ pub fn signed_attributes(
         w.write_set_of(|w| {
             w.next().write_sequence(|w| {
                 w.next().write_oid(&oid(OID_CONTENT_TYPE));
-                w.next().write_set_of(|w| w.next().write_oid(&oid(OID_DATA)));
+                w.next()
+                    .write_set_of(|w| w.next().write_oid(&oid(OID_DATA)));
             });
             w.next().write_sequence(|w| {
                 w.next().write_oid(&oid(OID_SIGNING_TIME));
@@ -119,4 +120,34 @@ pub fn assemble(
             });
         });
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::keys::{KeyBackend, SoftwareKey};
+
+    /// A fixed key, time and document give the same attributes and (RFC 6979) the same
+    /// signature every time: a change in these bytes is a change in the format.
+    #[test]
+    fn golden_signed_attributes_and_signature() {
+        let document = Sha256::digest(b"Resolucion exenta 1234");
+        let at = datetime!(2026-11-26 12:00:00.75 UTC);
+        let attributes = signed_attributes(&document, at, b"not really a certificate");
+        assert_eq!(attributes[0], 0x31);
+        assert_eq!(
+            hex::encode(Sha256::digest(&attributes)),
+            GOLDEN_ATTRIBUTES_SHA256
+        );
+        let key = SoftwareKey::from_scalar(&[7u8; 32]);
+        let signature = key.sign_digest(&Sha256::digest(&attributes)).unwrap();
+        assert_eq!(hex::encode(signature.to_der().as_bytes()), GOLDEN_SIGNATURE);
+    }
+
+    const GOLDEN_ATTRIBUTES_SHA256: &str =
+        "133da2b0f21c5c197dde290d319d8be87c955ce5459994ddf7ba62cb0e822325";
+    const GOLDEN_SIGNATURE: &str = "30440220681a45bffdd72a1654f5cd35cb90c26be61d84067a58394c586ff63bd78b2ec7022011a1b770ee0ebe1602babc9abbacc76a8b22ad1aaee3f5fce1b8168bddeda220";
 }

@@ -4,9 +4,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use clave_common::db::is_unique_violation;
 use clave_common::id::new_id;
 use clave_common::journal::{self, NewEvent};
-use clave_common::db::is_unique_violation;
 use clave_idp::accounts::Account;
 use serde_json::json;
 
@@ -279,9 +279,10 @@ impl Signer {
         .bind(credential_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let credential = Credential::try_from(credential.ok_or_else(|| {
-            SignerError::NotFound(format!("no credential {credential_id}"))
-        })?)?;
+        let credential = Credential::try_from(
+            credential
+                .ok_or_else(|| SignerError::NotFound(format!("no credential {credential_id}")))?,
+        )?;
         if changed == 0 {
             return Err(SignerError::Conflict(format!(
                 "credential {credential_id} is already revoked"
@@ -302,7 +303,10 @@ impl Signer {
     }
 
     /// The credential's key, opened for one use.
-    pub(crate) async fn credential_key(&self, credential_id: &str) -> Result<SoftwareKey, SignerError> {
+    pub(crate) async fn credential_key(
+        &self,
+        credential_id: &str,
+    ) -> Result<SoftwareKey, SignerError> {
         let (sealed,): (String,) =
             sqlx::query_as("SELECT sealed_key FROM signer_credentials WHERE id = $1")
                 .bind(credential_id)

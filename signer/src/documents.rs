@@ -58,7 +58,12 @@ impl Signer {
     ) -> Result<Vec<u8>, SignerError> {
         let digest = Sha256::digest(document.bytes).to_vec();
         let credential = self
-            .consume(sad, account_id, credential_id, std::slice::from_ref(&digest))
+            .consume(
+                sad,
+                account_id,
+                credential_id,
+                std::slice::from_ref(&digest),
+            )
             .await?;
         let key = self.credential_key(credential_id).await?;
         let mut chain = self.chain(&credential).await?;
@@ -90,7 +95,9 @@ impl Signer {
                 );
                 let (encoded, input) = jades::signing_input(&header);
                 let signature = key.sign_digest(&Sha256::digest(&input))?;
-                Ok(jades::assemble(&encoded, &signature.to_bytes()).to_string().into_bytes())
+                Ok(jades::assemble(&encoded, &signature.to_bytes())
+                    .to_string()
+                    .into_bytes())
             }
         }
     }

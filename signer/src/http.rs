@@ -65,7 +65,9 @@ impl From<SignerError> for Failure {
             SignerError::Invalid(text) => ApiError::invalid_request(text),
             SignerError::Forbidden(text) => ApiError::forbidden("access_denied", text),
             SignerError::Conflict(text) => ApiError::conflict(text),
-            SignerError::InvalidSad(text) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_sad", text),
+            SignerError::InvalidSad(text) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_sad", text)
+            }
             SignerError::SecondFactor(text) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_otp", text)
             }
@@ -210,7 +212,12 @@ async fn credentials_list(
         )
         .into());
     }
-    let _ = (&request.client_data, request.max_results, &request.page_token, request.auth_info);
+    let _ = (
+        &request.client_data,
+        request.max_results,
+        &request.page_token,
+        request.auth_info,
+    );
     let now = signer.ctx().clock.unix();
     // A citizen's credential is made on first use, once an authenticator is enrolled.
     signer.citizen_credential(&caller.account).await?;
@@ -500,7 +507,12 @@ async fn sign_hash(
     let hashes = decode_hashes(&request.hashes)?;
     own_credential(&signer, &caller, &request.credential_id).await?;
     let signatures = signer
-        .sign_hashes(&request.sad, &caller.account.id, &request.credential_id, &hashes)
+        .sign_hashes(
+            &request.sad,
+            &caller.account.id,
+            &request.credential_id,
+            &hashes,
+        )
         .await?;
     Ok(Json(json!({
         "signatures": signatures.iter().map(|s| STANDARD.encode(s)).collect::<Vec<_>>(),
@@ -676,9 +688,9 @@ async fn ca_certificate(
 }
 
 async fn crl(State(signer): State<Signer>, Path(file): Path<String>) -> Result<Response, Failure> {
-    let id = file.strip_suffix(".crl").ok_or_else(|| {
-        ApiError::not_found("CRLs are at /pki/crl/{ca}.crl")
-    })?;
+    let id = file
+        .strip_suffix(".crl")
+        .ok_or_else(|| ApiError::not_found("CRLs are at /pki/crl/{ca}.crl"))?;
     let crl = signer
         .current_crl(id)
         .await?
@@ -686,10 +698,7 @@ async fn crl(State(signer): State<Signer>, Path(file): Path<String>) -> Result<R
     Ok((
         [
             (header::CONTENT_TYPE, "application/pkix-crl".to_owned()),
-            (
-                header::CACHE_CONTROL,
-                "public, max-age=300".to_owned(),
-            ),
+            (header::CACHE_CONTROL, "public, max-age=300".to_owned()),
         ],
         crl.der,
     )

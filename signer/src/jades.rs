@@ -54,3 +54,28 @@ pub fn assemble(encoded_header: &str, raw_signature: &[u8]) -> Value {
         "signature": URL_SAFE_NO_PAD.encode(raw_signature),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_protected_header_and_signing_input() {
+        let header = protected_header(
+            "resolucion.pdf",
+            "application/pdf",
+            &Sha256::digest(b"Resolucion exenta 1234"),
+            1_795_000_000,
+            &[b"leaf".to_vec(), b"ca".to_vec()],
+        );
+        assert_eq!(header["crit"], json!(["b64", "sigD"]));
+        assert_eq!(header["b64"], false);
+        assert_eq!(header["x5c"], json!(["bGVhZg==", "Y2E="]));
+        let (encoded, input) = signing_input(&header);
+        assert_eq!(input, format!("{encoded}.").into_bytes());
+        assert_eq!(hex::encode(Sha256::digest(&input)), GOLDEN_INPUT_SHA256);
+    }
+
+    const GOLDEN_INPUT_SHA256: &str =
+        "b1c004b713e82ebcc1238c9b2c4810822d75249069c69a308f85cafb4c01acc9";
+}

@@ -42,6 +42,14 @@ impl SoftwareKey {
             .map_err(|e| SignerError::Internal(format!("stored key is not P-256 PKCS#8: {e}")))
     }
 
+    /// A fixed key from its scalar, for golden tests.
+    #[cfg(test)]
+    pub fn from_scalar(scalar: &[u8; 32]) -> Self {
+        Self {
+            key: SigningKey::from_bytes(scalar.into()).unwrap(),
+        }
+    }
+
     /// The key's PKCS#8 DER.
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, SignerError> {
         self.key
@@ -79,9 +87,7 @@ impl SoftwareKey {
 impl KeyBackend for SoftwareKey {
     fn sign_digest(&self, digest: &[u8]) -> Result<Signature, SignerError> {
         if digest.len() != 32 {
-            return Err(SignerError::Invalid(
-                "a SHA-256 digest is 32 bytes".into(),
-            ));
+            return Err(SignerError::Invalid("a SHA-256 digest is 32 bytes".into()));
         }
         self.key
             .sign_prehash(digest)

@@ -1,11 +1,11 @@
 //! Certificate profiles: the deployment's certificate authorities and the signers' leaf
 //! certificates (ETSI EN 319 412 natural-person profile with the Chilean RUN conventions).
 
+use rcgen::string::PrintableString;
 use rcgen::{
     BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
     DnType, DnValue, IsCa, KeyUsagePurpose, SerialNumber,
 };
-use rcgen::string::PrintableString;
 use time::OffsetDateTime;
 
 use crate::der;

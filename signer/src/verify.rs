@@ -267,7 +267,10 @@ impl Signer {
         let attrs = attributes(&set).map_err(|_| bad("unreadable signed attributes"))?;
         let find = |arcs: &[u64]| {
             let oid = ObjectIdentifier::from_slice(arcs);
-            attrs.iter().find(|(o, _)| *o == oid).map(|(_, v)| v.clone())
+            attrs
+                .iter()
+                .find(|(o, _)| *o == oid)
+                .map(|(_, v)| v.clone())
         };
         let digest_ok = find(OID_MESSAGE_DIGEST)
             .and_then(|v| yasna::parse_der(&v, |r| r.read_bytes()).ok())
@@ -278,8 +281,15 @@ impl Signer {
                 .map(|t| t.datetime().unix_timestamp())
         });
         let signature_ok = verify_der(&fields.spki, &Sha256::digest(&set), &cms.signature);
-        self.report("CAdES-B-B", &leaf, &fields, digest_ok && signature_ok, signing_time, warnings)
-            .await
+        self.report(
+            "CAdES-B-B",
+            &leaf,
+            &fields,
+            digest_ok && signature_ok,
+            signing_time,
+            warnings,
+        )
+        .await
     }
 
     async fn verify_jades(&self, document: &[u8], text: &[u8]) -> Result<Report, SignerError> {
@@ -322,8 +332,15 @@ impl Signer {
                     .is_ok()
             });
         let ok = hash_ok && thumb_ok && signature_ok && header["alg"] == "ES256";
-        self.report("JAdES-B-B", &leaf, &fields, ok, header["iat"].as_i64(), warnings)
-            .await
+        self.report(
+            "JAdES-B-B",
+            &leaf,
+            &fields,
+            ok,
+            header["iat"].as_i64(),
+            warnings,
+        )
+        .await
     }
 
     async fn report(

@@ -95,7 +95,10 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
                 &json!({ "cas": cas.iter().map(|c| c.id.clone()).collect::<Vec<_>>() }),
                 format!(
                     "certificate authorities ready: {}",
-                    cas.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")
+                    cas.iter()
+                        .map(|c| c.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
         }
@@ -104,7 +107,10 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
                 eprintln!("clave: no certificate authority {id:?}; see `clave sign ca show`");
                 return Ok(ExitCode::FAILURE);
             };
-            print!("{}", clave_signer::http::pem_block("CERTIFICATE", &ca.cert_der));
+            print!(
+                "{}",
+                clave_signer::http::pem_block("CERTIFICATE", &ca.cert_der)
+            );
         }
         SignCmd::Ca(CaCmd::Show { pem: None }) => {
             let cas = signer.cas().await?;
@@ -183,9 +189,12 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
         }
         SignCmd::Verify { file, detached } => {
             let read = |path: &std::path::Path| {
-                std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
             };
-            let report = signer.verify_detached(&read(&file)?, &read(&detached)?).await?;
+            let report = signer
+                .verify_detached(&read(&file)?, &read(&detached)?)
+                .await?;
             let human = format!(
                 "{}: {}\n  signer: {} ({})\n  integrity: {}, coverage: {}\n  chain: {}, revocation: {}\n  signing time: {}{}",
                 report.format,
@@ -196,7 +205,9 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
                 report.coverage,
                 report.chain,
                 report.revocation,
-                report.signing_time.map_or("?".to_owned(), |t| t.to_string()),
+                report
+                    .signing_time
+                    .map_or("?".to_owned(), |t| t.to_string()),
                 report
                     .warnings
                     .iter()

@@ -97,7 +97,12 @@ impl Signatory {
 
     /// A CSC call with the signatory's token.
     async fn csc(&self, method: &str, body: Value) -> (StatusCode, Value) {
-        post_json(&self.app.at(&format!("/csc/v2/{method}")), Some(&self.token), body).await
+        post_json(
+            &self.app.at(&format!("/csc/v2/{method}")),
+            Some(&self.token),
+            body,
+        )
+        .await
     }
 
     /// The signatory's one credential id (issued on first listing).
@@ -160,7 +165,10 @@ fn pem(label: &str, der: &[u8]) -> String {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
 
 /// Runs openssl with `args` in `dir`; whether it succeeded and what it printed (both

@@ -118,17 +118,35 @@ async fn a_sad_signs_exactly_its_hashes_once_and_openssl_verifies_the_signatures
     std::fs::write(dir.path().join("sig"), &signature).unwrap();
     let (ok, out) = openssl(
         dir.path(),
-        &["x509", "-in", "leaf.pem", "-pubkey", "-noout", "-out", "pub.pem"],
+        &[
+            "x509", "-in", "leaf.pem", "-pubkey", "-noout", "-out", "pub.pem",
+        ],
     );
     assert!(ok, "{out}");
     let (ok, out) = openssl(
         dir.path(),
-        &["dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig", "doc"],
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "pub.pem",
+            "-signature",
+            "sig",
+            "doc",
+        ],
     );
     assert!(ok && out.contains("Verified OK"), "{out}");
     let (ok, out) = openssl(
         dir.path(),
-        &["dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig", "other"],
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "pub.pem",
+            "-signature",
+            "sig",
+            "other",
+        ],
     );
     assert!(!ok, "{out}");
 
@@ -196,8 +214,18 @@ async fn a_sad_signs_exactly_its_hashes_once_and_openssl_verifies_the_signatures
 
     let activations = signatory.app.journal_of_kind("signature.activated").await;
     assert_eq!(activations.len(), 2);
-    assert_eq!(activations[0].subject.as_deref(), Some(signatory.account.id.as_str()));
-    assert_eq!(signatory.app.journal_of_kind("signature.created").await.len(), 2);
+    assert_eq!(
+        activations[0].subject.as_deref(),
+        Some(signatory.account.id.as_str())
+    );
+    assert_eq!(
+        signatory
+            .app
+            .journal_of_kind("signature.created")
+            .await
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -235,7 +263,10 @@ async fn activation_needs_a_fresh_valid_code_and_matching_hashes() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_otp");
     assert!(
-        body["error_description"].as_str().unwrap().contains("already used"),
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
         "{body}"
     );
     let (status, body) = signatory
@@ -270,7 +301,10 @@ async fn activation_needs_a_fresh_valid_code_and_matching_hashes() {
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(
-            body["error_description"].as_str().unwrap().contains(fragment),
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(fragment),
             "{fragment}: {body}"
         );
     }
@@ -285,5 +319,10 @@ async fn activation_needs_a_fresh_valid_code_and_matching_hashes() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("SHA-256"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("SHA-256")
+    );
 }

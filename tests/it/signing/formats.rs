@@ -93,8 +93,19 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
     std::fs::write(path.join("resolucion.p7s"), &p7s).unwrap();
     let verify = |content: &'static str, extra: &[&'static str]| {
         let mut args = vec![
-            "cms", "-verify", "-binary", "-inform", "DER", "-in", "resolucion.p7s", "-content",
-            content, "-purpose", "any", "-out", "/dev/null",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "resolucion.p7s",
+            "-content",
+            content,
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
         ];
         args.extend_from_slice(extra);
         openssl(path, &args)
@@ -105,10 +116,24 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
     assert!(!ok, "{out}");
     let (ok, out) = openssl(
         path,
-        &["cms", "-cmsout", "-print", "-inform", "DER", "-in", "resolucion.p7s", "-noout"],
+        &[
+            "cms",
+            "-cmsout",
+            "-print",
+            "-inform",
+            "DER",
+            "-in",
+            "resolucion.p7s",
+            "-noout",
+        ],
     );
     assert!(ok, "{out}");
-    for attribute in ["contentType", "signingTime", "messageDigest", "id-smime-aa-signingCertificateV2"] {
+    for attribute in [
+        "contentType",
+        "signingTime",
+        "messageDigest",
+        "id-smime-aa-signingCertificateV2",
+    ] {
         assert!(out.contains(attribute), "missing {attribute} in\n{out}");
     }
     assert!(!out.contains("eContent: <ABSENT>") || out.contains("eContent: <ABSENT>"));
@@ -143,20 +168,40 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
     std::fs::write(path.join("jades-sig"), ecdsa_der(&raw)).unwrap();
     let (ok, out) = openssl(
         path,
-        &["x509", "-in", "jades-leaf.pem", "-pubkey", "-noout", "-out", "jades-pub.pem"],
+        &[
+            "x509",
+            "-in",
+            "jades-leaf.pem",
+            "-pubkey",
+            "-noout",
+            "-out",
+            "jades-pub.pem",
+        ],
     );
     assert!(ok, "{out}");
     let (ok, out) = openssl(
         path,
         &[
-            "dgst", "-sha256", "-verify", "jades-pub.pem", "-signature", "jades-sig",
+            "dgst",
+            "-sha256",
+            "-verify",
+            "jades-pub.pem",
+            "-signature",
+            "jades-sig",
             "jades-input",
         ],
     );
     assert!(ok && out.contains("Verified OK"), "{out}");
     let (ok, out) = openssl(
         path,
-        &["verify", "-CAfile", "root.pem", "-untrusted", "ca.pem", "jades-leaf.pem"],
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "ca.pem",
+            "jades-leaf.pem",
+        ],
     );
     assert!(ok, "{out}");
 
@@ -168,7 +213,10 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
         assert_eq!(report["format"], format, "{report}");
         assert_eq!(report["valid"], true, "{report}");
         assert_eq!(report["signer_run"], "12345678-5", "{report}");
-        assert_eq!(report["signer_name"], "María Carmen Del Río González", "{report}");
+        assert_eq!(
+            report["signer_name"], "María Carmen Del Río González",
+            "{report}"
+        );
         assert_eq!(report["chain"], "trusted", "{report}");
         assert_eq!(report["revocation"], "good", "{report}");
         let report = verify_api(&signatory, &tampered, signature).await;
@@ -176,13 +224,19 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
         assert_eq!(report["integrity"], false, "{report}");
     }
     let out = signatory.app.cli(&[
-        "sign", "verify", path.join("resolucion.pdf").to_str().unwrap(), "--detached",
+        "sign",
+        "verify",
+        path.join("resolucion.pdf").to_str().unwrap(),
+        "--detached",
         path.join("resolucion.p7s").to_str().unwrap(),
     ]);
     assert!(out.success, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("VALID"), "{}", out.stdout);
     let out = signatory.app.cli(&[
-        "sign", "verify", path.join("tampered.pdf").to_str().unwrap(), "--detached",
+        "sign",
+        "verify",
+        path.join("tampered.pdf").to_str().unwrap(),
+        "--detached",
         path.join("resolucion.json").to_str().unwrap(),
     ]);
     assert!(!out.success, "{}", out.stdout);
@@ -194,7 +248,12 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("not a signature"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not a signature")
+    );
 
     // A SAD bound to one document cannot sign another.
     let sad = signatory
@@ -215,7 +274,12 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("C (CAdES)"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("C (CAdES)")
+    );
 
     // Before revocation OpenSSL accepts the signature against the CRL too.
     let bundle = |name: &str| {
@@ -226,12 +290,21 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
         std::fs::write(path.join(name), text).unwrap();
     };
     bundle("trust-before.pem");
-    let (ok, out) = verify("resolucion.pdf", &["-CAfile", "trust-before.pem", "-crl_check"]);
+    let (ok, out) = verify(
+        "resolucion.pdf",
+        &["-CAfile", "trust-before.pem", "-crl_check"],
+    );
     assert!(ok, "{out}");
 
     // The operator revokes the credential; the new CRL is published at once.
     let out = signatory.app.cli(&[
-        "--json", "sign", "cert", "revoke", &credential, "--reason", "keyCompromise",
+        "--json",
+        "sign",
+        "cert",
+        "revoke",
+        &credential,
+        "--reason",
+        "keyCompromise",
     ]);
     assert!(out.success, "{}", out.stderr);
     let out = signatory.app.cli(&["sign", "cert", "revoke", &credential]);
@@ -260,7 +333,10 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
     );
     assert!(text.contains("Key Compromise"), "{text}");
     bundle("trust-after.pem");
-    let (ok, out) = verify("resolucion.pdf", &["-CAfile", "trust-after.pem", "-crl_check"]);
+    let (ok, out) = verify(
+        "resolucion.pdf",
+        &["-CAfile", "trust-after.pem", "-crl_check"],
+    );
     assert!(!ok, "{out}");
     assert!(out.contains("certificate revoked"), "{out}");
 
@@ -285,7 +361,12 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("revoked"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
     assert_eq!(
         signatory
             .app

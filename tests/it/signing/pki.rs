@@ -30,17 +30,31 @@ async fn the_pki_publishes_a_root_an_issuing_ca_and_signed_crls() {
     // Each CRL is signed by its CA, as OpenSSL checks it.
     let (ok, out) = openssl(
         dir.path(),
-        &["crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-text"],
+        &[
+            "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-text",
+        ],
     );
     assert!(ok && out.contains("verify OK"), "{out}");
     assert!(out.contains("No Revoked Certificates"), "{out}");
     let (ok, out) = openssl(
         dir.path(),
-        &["crl", "-in", "root-crl.pem", "-CAfile", "root.pem", "-noout"],
+        &[
+            "crl",
+            "-in",
+            "root-crl.pem",
+            "-CAfile",
+            "root.pem",
+            "-noout",
+        ],
     );
     assert!(ok && out.contains("verify OK"), "{out}");
 
-    for path in ["/pki/nadie.crt", "/pki/root.txt", "/pki/crl/nadie.crl", "/pki/crl/root"] {
+    for path in [
+        "/pki/nadie.crt",
+        "/pki/root.txt",
+        "/pki/crl/nadie.crl",
+        "/pki/crl/root",
+    ] {
         let response = reqwest::get(app.at(path)).await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let body: serde_json::Value = response.json().await.unwrap();
@@ -48,12 +62,24 @@ async fn the_pki_publishes_a_root_an_issuing_ca_and_signed_crls() {
     }
 
     // A new CRL from the command line has the next number, and the old one is kept.
-    let before = app.app.signer.current_crl("ciudadanos").await.unwrap().unwrap();
+    let before = app
+        .app
+        .signer
+        .current_crl("ciudadanos")
+        .await
+        .unwrap()
+        .unwrap();
     let out = app.cli(&["--json", "sign", "crl", "ciudadanos"]);
     assert!(out.success, "{}", out.stderr);
     assert_eq!(out.json()["number"], json!(before.number + 1));
     let (_, _, der) = get_bytes(&app.at("/pki/crl/ciudadanos.crl")).await;
     assert_ne!(der, before.der);
+    // The worker's round issues nothing while the CRLs are fresh, and a new CRL for every CA
+    // once a day has passed.
+    assert_eq!(app.app.signer.refresh_crls().await.unwrap(), 0);
+    app.advance(time::Duration::days(1) + time::Duration::minutes(1));
+    assert_eq!(app.app.signer.refresh_crls().await.unwrap(), 2);
+    assert_eq!(app.app.signer.refresh_crls().await.unwrap(), 0);
     let out = app.cli(&["--json", "sign", "ca", "show"]);
     assert!(out.success, "{}", out.stderr);
     let cas = out.json()["cas"].as_array().unwrap().clone();
@@ -67,7 +93,11 @@ async fn the_pki_publishes_a_root_an_issuing_ca_and_signed_crls() {
     );
     let out = app.cli(&["sign", "crl", "nadie"]);
     assert!(!out.success);
-    assert!(out.stderr.contains("no certificate authority"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no certificate authority"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test]
@@ -102,13 +132,28 @@ async fn a_signers_certificate_names_them_by_run_and_chains_to_the_root() {
     fetch_pki(&signatory.app, dir.path()).await;
     let (ok, out) = openssl(
         dir.path(),
-        &["verify", "-CAfile", "root.pem", "-untrusted", "ca.pem", "leaf.pem"],
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "ca.pem",
+            "leaf.pem",
+        ],
     );
     assert!(ok, "{out}");
-    let (ok, text) = openssl(dir.path(), &[
-            "x509", "-in", "leaf.pem", "-noout", "-text", "-nameopt",
+    let (ok, text) = openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-in",
+            "leaf.pem",
+            "-noout",
+            "-text",
+            "-nameopt",
             "utf8,sep_comma_plus,-esc_msb",
-        ]);
+        ],
+    );
     assert!(ok, "{text}");
     for expected in [
         "C=CL",
@@ -151,8 +196,14 @@ async fn an_official_certificate_names_the_institution_and_position() {
     let app = &signatory.app;
     // Without an authenticator app the operator is told why nothing was issued.
     let out = app.cli(&[
-        "sign", "cert", "issue", "12.345.678-5", "--institution", "Servicio de Registro Civil",
-        "--title", "Oficial Civil",
+        "sign",
+        "cert",
+        "issue",
+        "12.345.678-5",
+        "--institution",
+        "Servicio de Registro Civil",
+        "--title",
+        "Oficial Civil",
     ]);
     assert!(!out.success);
     assert!(out.stderr.contains("authenticator"), "{}", out.stderr);
@@ -167,8 +218,15 @@ async fn an_official_certificate_names_the_institution_and_position() {
     }
     let app = &signatory.app;
     let out = app.cli(&[
-        "--json", "sign", "cert", "issue", "12.345.678-5", "--institution",
-        "Servicio de Registro Civil", "--title", "Oficial Civil",
+        "--json",
+        "sign",
+        "cert",
+        "issue",
+        "12.345.678-5",
+        "--institution",
+        "Servicio de Registro Civil",
+        "--title",
+        "Oficial Civil",
     ]);
     assert!(out.success, "{}", out.stderr);
     let id = out.json()["credential_id"].as_str().unwrap().to_owned();
@@ -179,10 +237,18 @@ async fn an_official_certificate_names_the_institution_and_position() {
         pem("CERTIFICATE", &credential.cert_der),
     )
     .unwrap();
-    let (ok, text) = openssl(dir.path(), &[
-            "x509", "-in", "leaf.pem", "-noout", "-subject", "-nameopt",
+    let (ok, text) = openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-in",
+            "leaf.pem",
+            "-noout",
+            "-subject",
+            "-nameopt",
             "utf8,sep_comma_plus,-esc_msb",
-        ]);
+        ],
+    );
     assert!(ok, "{text}");
     assert!(text.contains("O=Servicio de Registro Civil"), "{text}");
     assert!(text.contains("title=Oficial Civil"), "{text}");
@@ -190,12 +256,18 @@ async fn an_official_certificate_names_the_institution_and_position() {
     // A second valid certificate from the same CA is refused.
     let out = app.cli(&["sign", "cert", "issue", "12.345.678-5"]);
     assert!(!out.success);
-    assert!(out.stderr.contains("already has a valid certificate"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("already has a valid certificate"),
+        "{}",
+        out.stderr
+    );
     let out = app.cli(&["--json", "sign", "cert", "list", "--run", "12.345.678-5"]);
     assert!(out.success, "{}", out.stderr);
     assert_eq!(out.json()["credentials"][0]["id"], json!(id));
     assert_eq!(
-        app.journal_of_kind("signature.certificate_issued").await.len(),
+        app.journal_of_kind("signature.certificate_issued")
+            .await
+            .len(),
         1
     );
 }
