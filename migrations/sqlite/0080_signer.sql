@@ -1,7 +1,8 @@
 -- Advanced electronic signature: the deployment's certificate authorities, the signers'
 -- credentials (a certificate and its sealed P-256 key), every CRL ever issued (kept for
 -- long-term validation), and signature activations (SAD) bound to the exact hashes they may
--- sign. Certificates and CRLs are stored as base64 DER text, the same on both backends.
+-- sign, and the time-stamp authority. Certificates and CRLs are stored as base64 DER text,
+-- the same on both backends.
 
 -- `id` is the name in URLs (`root`, `ciudadanos`). `sealed_key` is the PKCS#8 key sealed
 -- under the master key (owner `signer-ca:<id>`). `crl_number` is the number of the last
@@ -62,3 +63,12 @@ CREATE TABLE signer_activations (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX signer_activations_expiry ON signer_activations (expires_at);
+
+-- clave's own RFC 3161 time-stamp authority: its certificate (under the root, extended key
+-- usage timeStamping) and its key sealed under the master key (owner `signer-tsa:tsa`).
+CREATE TABLE signer_tsa (
+    id TEXT PRIMARY KEY,
+    cert_der TEXT NOT NULL,
+    sealed_key TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

@@ -84,7 +84,8 @@ fn key_owner(ca_id: &str) -> String {
 }
 
 impl Signer {
-    /// Creates the root and the citizens' CA if they do not exist yet, each with a first CRL.
+    /// Creates the root and the citizens' CA if they do not exist yet, each with a first CRL,
+    /// and the time-stamp authority.
     /// Safe on several nodes at once: the first insert wins and the others use it.
     pub async fn ensure_pki(&self) -> Result<(), SignerError> {
         if self.ca(ROOT).await?.is_none() {
@@ -106,7 +107,7 @@ impl Signer {
                 self.issue_crl(&ca.id).await?;
             }
         }
-        Ok(())
+        self.ensure_tsa().await
     }
 
     async fn create_ca(

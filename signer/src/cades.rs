@@ -18,6 +18,7 @@ const OID_CONTENT_TYPE: &[u64] = &[1, 2, 840, 113549, 1, 9, 3];
 const OID_MESSAGE_DIGEST: &[u64] = &[1, 2, 840, 113549, 1, 9, 4];
 const OID_SIGNING_TIME: &[u64] = &[1, 2, 840, 113549, 1, 9, 5];
 const OID_SIGNING_CERTIFICATE_V2: &[u64] = &[1, 2, 840, 113549, 1, 9, 16, 2, 47];
+const OID_SIGNATURE_TIME_STAMP: &[u64] = &[1, 2, 840, 113549, 1, 9, 16, 2, 14];
 
 fn oid(arcs: &[u64]) -> ObjectIdentifier {
     ObjectIdentifier::from_slice(arcs)
@@ -29,27 +30,38 @@ pub fn signed_attributes(
     signing_time: OffsetDateTime,
     signer_cert: &[u8],
 ) -> Vec<u8> {
+    signed_attributes_for(OID_DATA, document_digest, Some(signing_time), signer_cert)
+}
+
+/// Signed attributes for content of type `content_type` with SHA-256 `digest`.
+pub fn signed_attributes_for(
+    content_type: &[u64],
+    digest: &[u8],
+    signing_time: Option<OffsetDateTime>,
+    signer_cert: &[u8],
+) -> Vec<u8> {
     let cert_hash = Sha256::digest(signer_cert);
     // UTCTime has whole seconds only.
-    let signing_time = signing_time.replace_nanosecond(0).unwrap_or(signing_time);
+    let signing_time = signing_time.map(|t| t.replace_nanosecond(0).unwrap_or(t));
     yasna::construct_der(|w| {
         w.write_set_of(|w| {
             w.next().write_sequence(|w| {
                 w.next().write_oid(&oid(OID_CONTENT_TYPE));
                 w.next()
-                    .write_set_of(|w| w.next().write_oid(&oid(OID_DATA)));
+                    .write_set_of(|w| w.next().write_oid(&oid(content_type)));
             });
-            w.next().write_sequence(|w| {
-                w.next().write_oid(&oid(OID_SIGNING_TIME));
-                w.next().write_set_of(|w| {
-                    w.next()
-                        .write_utctime(&UTCTime::from_datetime(signing_time));
+            if let Some(signing_time) = signing_time {
+                w.next().write_sequence(|w| {
+                    w.next().write_oid(&oid(OID_SIGNING_TIME));
+                    w.next().write_set_of(|w| {
+                        w.next()
+                            .write_utctime(&UTCTime::from_datetime(signing_time));
+                    });
                 });
-            });
+            }
             w.next().write_sequence(|w| {
                 w.next().write_oid(&oid(OID_MESSAGE_DIGEST));
-                w.next()
-                    .write_set_of(|w| w.next().write_bytes(document_digest));
+                w.next().write_set_of(|w| w.next().write_bytes(digest));
             });
             w.next().write_sequence(|w| {
                 w.next().write_oid(&oid(OID_SIGNING_CERTIFICATE_V2));
@@ -69,6 +81,18 @@ pub fn signed_attributes(
     })
 }
 
+/// The unsigned attributes of a B-T signature: the time-stamp token over the signature.
+pub fn signature_time_stamp(token: &[u8]) -> Vec<u8> {
+    yasna::construct_der(|w| {
+        w.write_set_of(|w| {
+            w.next().write_sequence(|w| {
+                w.next().write_oid(&oid(OID_SIGNATURE_TIME_STAMP));
+                w.next().write_set_of(|w| w.next().write_der(token));
+            });
+        });
+    })
+}
+
 /// The detached CMS (DER) from the signed attributes, the DER ECDSA signature over their
 /// SHA-256, the signer's certificate fields and the certificates to include (signer first).
 pub fn assemble(
@@ -76,31 +100,68 @@ pub fn assemble(
     signature: &[u8],
     signer: &CertFields,
     certificates: &[Vec<u8>],
+    unsigned_attributes: Option<&[u8]>,
 ) -> Vec<u8> {
-    // In a SignerInfo the attributes are [0] IMPLICIT: the same bytes under another tag.
-    let mut implicit = signed_attributes.to_vec();
-    if let Some(first) = implicit.first_mut() {
-        *first = 0xa0;
-    }
+    signed_data(
+        OID_DATA,
+        None,
+        signed_attributes,
+        signature,
+        signer,
+        certificates,
+        unsigned_attributes,
+    )
+}
+
+/// A CMS ContentInfo with SignedData: `content` is encapsulated when given (a time-stamp
+/// token's TSTInfo), detached otherwise; `unsigned_attributes` is a DER SET OF Attribute.
+pub fn signed_data(
+    content_type: &[u64],
+    content: Option<&[u8]>,
+    signed_attributes: &[u8],
+    signature: &[u8],
+    signer: &CertFields,
+    certificates: &[Vec<u8>],
+    unsigned_attributes: Option<&[u8]>,
+) -> Vec<u8> {
+    // In a SignerInfo the attributes are [0] and [1] IMPLICIT: the same bytes, other tags.
+    let retag = |der: &[u8], tag: u8| {
+        let mut out = der.to_vec();
+        if let Some(first) = out.first_mut() {
+            *first = tag;
+        }
+        out
+    };
+    let implicit = retag(signed_attributes, 0xa0);
+    let unsigned = unsigned_attributes.map(|u| retag(u, 0xa1));
     yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next().write_oid(&oid(OID_SIGNED_DATA));
             w.next().write_tagged(Tag::context(0), |w| {
                 w.write_sequence(|w| {
-                    w.next().write_u8(1);
+                    // RFC 5652 §5.1: version 3 for content other than id-data.
+                    w.next()
+                        .write_u8(if content_type == OID_DATA { 1 } else { 3 });
                     w.next().write_set_of(|w| {
                         w.next()
                             .write_sequence(|w| w.next().write_oid(&oid(OID_SHA256)));
                     });
-                    w.next()
-                        .write_sequence(|w| w.next().write_oid(&oid(OID_DATA)));
-                    w.next().write_tagged_implicit(Tag::context(0), |w| {
-                        w.write_set_of(|w| {
-                            for cert in certificates {
-                                w.next().write_der(cert);
-                            }
-                        });
+                    w.next().write_sequence(|w| {
+                        w.next().write_oid(&oid(content_type));
+                        if let Some(content) = content {
+                            w.next()
+                                .write_tagged(Tag::context(0), |w| w.write_bytes(content));
+                        }
                     });
+                    if !certificates.is_empty() {
+                        w.next().write_tagged_implicit(Tag::context(0), |w| {
+                            w.write_set_of(|w| {
+                                for cert in certificates {
+                                    w.next().write_der(cert);
+                                }
+                            });
+                        });
+                    }
                     w.next().write_set_of(|w| {
                         w.next().write_sequence(|w| {
                             w.next().write_u8(1);
@@ -114,6 +175,9 @@ pub fn assemble(
                             w.next()
                                 .write_sequence(|w| w.next().write_oid(&oid(OID_ECDSA_SHA256)));
                             w.next().write_bytes(signature);
+                            if let Some(unsigned) = &unsigned {
+                                w.next().write_der(unsigned);
+                            }
                         });
                     });
                 });

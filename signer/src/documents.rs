@@ -47,7 +47,7 @@ pub struct Document<'a> {
 
 impl Signer {
     /// Signs `document` with the credential under `sad`, which must be bound to the
-    /// document's SHA-256; returns the detached signature.
+    /// document's SHA-256; returns the detached signature, time-stamped (B-T) when asked.
     pub async fn sign_document(
         &self,
         sad: &str,
@@ -55,6 +55,7 @@ impl Signer {
         credential_id: &str,
         document: Document<'_>,
         format: Format,
+        time_stamped: bool,
     ) -> Result<Vec<u8>, SignerError> {
         let digest = Sha256::digest(document.bytes).to_vec();
         let credential = self
@@ -74,13 +75,27 @@ impl Signer {
                     .map_err(|e| SignerError::Internal(format!("stored certificate: {e}")))?;
                 let attributes = cades::signed_attributes(&digest, now, &credential.cert_der);
                 let signature = key.sign_digest(&Sha256::digest(&attributes))?;
+                let signature = signature.to_der().as_bytes().to_vec();
+                // B-T: clave's TSA stamps the signature value.
+                let unsigned = if time_stamped {
+                    let token = self
+                        .time_stamp(&Sha256::digest(&signature), None, true)
+                        .await?;
+                    Some(cades::signature_time_stamp(&token))
+                } else {
+                    None
+                };
                 Ok(cades::assemble(
                     &attributes,
-                    signature.to_der().as_bytes(),
+                    &signature,
                     &fields,
                     &chain,
+                    unsigned.as_deref(),
                 ))
             }
+            Format::Jades if time_stamped => Err(SignerError::Invalid(
+                "JAdES is offered at level B-B only".into(),
+            )),
             Format::Jades => {
                 // The root is the verifier's trust anchor, not part of the header's chain.
                 if chain.len() > 2 {

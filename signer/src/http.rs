@@ -36,6 +36,7 @@ pub fn router(signer: Signer) -> Router {
         .route("/csc/v2/signatures/signHash", post(sign_hash))
         .route("/csc/v2/signatures/signDoc", post(sign_doc))
         .route("/api/sign/v1/verify", post(verify))
+        .route("/tsa", post(time_stamp))
         .route("/pki/{file}", get(ca_certificate))
         .route("/pki/crl/{file}", get(crl))
         .with_state(signer)
@@ -165,7 +166,7 @@ async fn info(State(signer): State<Signer>) -> Json<Value> {
         ],
         "signAlgorithms": { "algos": [ECDSA_SHA256_OID] },
         "signature_formats": { "formats": ["C", "J"], "envelope_properties": [["Detached"], ["Detached"]] },
-        "conformance_levels": ["Ades-B-B"],
+        "conformance_levels": ["Ades-B-B", "Ades-B-T"],
     }))
 }
 
@@ -580,15 +581,17 @@ async fn sign_doc(
                 doc.signature_format
             ))
         })?;
-        if let Some(level) = doc.conformance_level.as_deref()
-            && level != "Ades-B-B"
-            && level != "AdES-B-B"
-        {
-            return Err(ApiError::invalid_request(format!(
-                "documents[{i}].conformance_level {level:?} is not offered; use Ades-B-B"
-            ))
-            .into());
-        }
+        let time_stamped = match doc.conformance_level.as_deref() {
+            None | Some("Ades-B-B" | "AdES-B-B") => false,
+            Some("Ades-B-T" | "AdES-B-T") if format == Format::Cades => true,
+            Some(level) => {
+                return Err(ApiError::invalid_request(format!(
+                    "documents[{i}].conformance_level {level:?} is not offered for this \
+                     format; use Ades-B-B (CAdES and JAdES) or Ades-B-T (CAdES)"
+                ))
+                .into());
+            }
+        };
         if let Some(envelope) = doc.signed_envelope_property.as_deref()
             && envelope != "Detached"
         {
@@ -623,6 +626,7 @@ async fn sign_doc(
                         .unwrap_or("application/octet-stream"),
                 },
                 format,
+                time_stamped,
             )
             .await?;
         signatures.push(STANDARD.encode(signature));
@@ -654,6 +658,46 @@ async fn verify(
     Ok(Json(json!({ "signatures": [report] })).into_response())
 }
 
+/// RFC 3161 over HTTP: a DER TimeStampReq in, a TimeStampResp out. A request clave cannot
+/// serve gets a rejection response (status 2), as the protocol expects, with a 400.
+async fn time_stamp(
+    State(signer): State<Signer>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Failure> {
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let reply = |status: StatusCode, der: Vec<u8>| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/timestamp-reply")],
+            der,
+        )
+            .into_response()
+    };
+    if kind != "application/timestamp-query" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "send a DER TimeStampReq with Content-Type: application/timestamp-query",
+        )
+        .into());
+    }
+    let request = match crate::tsa::parse_request(&body) {
+        Ok(request) => request,
+        Err(SignerError::Invalid(text)) => {
+            return Ok(reply(StatusCode::BAD_REQUEST, crate::tsa::rejection(&text)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let token = signer
+        .time_stamp(&request.imprint, request.nonce.as_deref(), request.cert_req)
+        .await?;
+    Ok(reply(StatusCode::OK, crate::tsa::response(&token)))
+}
+
 async fn ca_certificate(
     State(signer): State<Signer>,
     Path(file): Path<String>,
@@ -668,22 +712,20 @@ async fn ca_certificate(
             .into());
         }
     };
-    let ca = signer
-        .ca(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no certificate authority {id:?}")))?;
+    let cert_der = if id == crate::tsa::TSA {
+        signer.tsa_certificate().await?
+    } else {
+        signer.ca(id).await?.map(|ca| ca.cert_der)
+    }
+    .ok_or_else(|| ApiError::not_found(format!("no certificate authority {id:?}")))?;
     Ok(if pem {
         (
             [(header::CONTENT_TYPE, "application/x-pem-file")],
-            pem_block("CERTIFICATE", &ca.cert_der),
+            pem_block("CERTIFICATE", &cert_der),
         )
             .into_response()
     } else {
-        (
-            [(header::CONTENT_TYPE, "application/pkix-cert")],
-            ca.cert_der,
-        )
-            .into_response()
+        ([(header::CONTENT_TYPE, "application/pkix-cert")], cert_der).into_response()
     })
 }
 

@@ -1,7 +1,8 @@
 //! clave-signer owns advanced electronic signature: the deployment's certificate
 //! authorities and their revocation lists, the signers' credentials (a certificate and a key
 //! that never leaves the server), signature activation bound to the exact hashes being
-//! signed, the CAdES and JAdES formats, and the Cloud Signature Consortium API v2.
+//! signed, an RFC 3161 time-stamp authority, the CAdES and JAdES formats, their verification,
+//! and the Cloud Signature Consortium API v2.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub mod http;
 pub mod jades;
 pub mod keys;
 pub mod profile;
+pub mod tsa;
 pub mod verify;
 
 pub use error::SignerError;

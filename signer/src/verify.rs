@@ -19,7 +19,7 @@ use crate::{Signer, SignerError, jades};
 /// What a verification found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// `CAdES-B-B` or `JAdES-B-B`.
+    /// `CAdES-B-B`, `CAdES-B-T` or `JAdES-B-B`.
     pub format: String,
     /// Whether every check passed.
     pub valid: bool,
@@ -48,6 +48,7 @@ fn bad(text: &str) -> SignerError {
 
 const OID_MESSAGE_DIGEST: &[u64] = &[1, 2, 840, 113549, 1, 9, 4];
 const OID_SIGNING_TIME: &[u64] = &[1, 2, 840, 113549, 1, 9, 5];
+const OID_SIGNATURE_TIME_STAMP: &[u64] = &[1, 2, 840, 113549, 1, 9, 16, 2, 14];
 const OID_COMMON_NAME: &[u64] = &[2, 5, 4, 3];
 const OID_SERIAL_NUMBER: &[u64] = &[2, 5, 4, 5];
 
@@ -59,27 +60,29 @@ struct Cms {
     signed_attributes: Vec<u8>,
     signature: Vec<u8>,
     has_content: bool,
+    unsigned_attributes: Option<Vec<u8>>,
+    content: Option<Vec<u8>>,
 }
 
 fn parse_cms(bytes: &[u8]) -> Result<Cms, yasna::ASN1Error> {
     let invalid = || yasna::ASN1Error::new(yasna::ASN1ErrorKind::Invalid);
     // SignedData's fields after the first three, each as raw DER, told apart by their tags.
-    let (has_content, rest) = yasna::parse_der(bytes, |r| {
+    let (content, rest) = yasna::parse_der(bytes, |r| {
         r.read_sequence(|r| {
             r.next().read_oid()?;
             r.next().read_tagged(Tag::context(0), |r| {
                 r.read_sequence(|r| {
                     r.next().read_u8()?;
                     r.next().read_der()?;
-                    let has_content = r.next().read_sequence(|r| {
+                    let content = r.next().read_sequence(|r| {
                         r.next().read_oid()?;
-                        Ok(r.read_optional(|r| r.read_der())?.is_some())
+                        r.read_optional(|r| r.read_tagged(Tag::context(0), |r| r.read_bytes()))
                     })?;
                     let mut rest = Vec::new();
                     while let Some(field) = r.read_optional(|r| r.read_der())? {
                         rest.push(field);
                     }
-                    Ok((has_content, rest))
+                    Ok((content, rest))
                 })
             })
         })
@@ -118,23 +121,25 @@ fn parse_cms(bytes: &[u8]) -> Result<Cms, yasna::ASN1Error> {
         })?;
         Ok(infos)
     })?;
+    let has_content = content.is_some();
     let first = infos.first().ok_or_else(invalid)?;
-    let (issuer, serial, signed_attributes, signature) = yasna::parse_der(first, |r| {
-        r.read_sequence(|r| {
-            r.next().read_u8()?;
-            let (issuer, serial) = r.next().read_sequence(|r| {
-                let issuer = r.next().read_der()?;
-                let (serial, _) = r.next().read_bigint_bytes()?;
-                Ok((issuer, serial))
-            })?;
-            r.next().read_der()?;
-            let attrs = r.next().read_der()?;
-            r.next().read_der()?;
-            let signature = r.next().read_bytes()?;
-            r.read_optional(|r| r.read_der())?;
-            Ok((issuer, serial, attrs, signature))
-        })
-    })?;
+    let (issuer, serial, signed_attributes, signature, unsigned_attributes) =
+        yasna::parse_der(first, |r| {
+            r.read_sequence(|r| {
+                r.next().read_u8()?;
+                let (issuer, serial) = r.next().read_sequence(|r| {
+                    let issuer = r.next().read_der()?;
+                    let (serial, _) = r.next().read_bigint_bytes()?;
+                    Ok((issuer, serial))
+                })?;
+                r.next().read_der()?;
+                let attrs = r.next().read_der()?;
+                r.next().read_der()?;
+                let signature = r.next().read_bytes()?;
+                let unsigned = r.read_optional(|r| r.read_der())?;
+                Ok((issuer, serial, attrs, signature, unsigned))
+            })
+        })?;
     if signed_attributes.first() != Some(&0xa0) {
         return Err(invalid());
     }
@@ -145,6 +150,8 @@ fn parse_cms(bytes: &[u8]) -> Result<Cms, yasna::ASN1Error> {
         signed_attributes,
         signature,
         has_content,
+        unsigned_attributes,
+        content,
     })
 }
 
@@ -281,15 +288,86 @@ impl Signer {
                 .map(|t| t.datetime().unix_timestamp())
         });
         let signature_ok = verify_der(&fields.spki, &Sha256::digest(&set), &cms.signature);
+        let mut format = "CAdES-B-B";
+        let mut time_stamp_ok = true;
+        if let Some(unsigned) = &cms.unsigned_attributes {
+            let mut set = unsigned.clone();
+            if let Some(first) = set.first_mut() {
+                *first = 0x31;
+            }
+            let token = attributes(&set)
+                .ok()
+                .and_then(|attrs| {
+                    let oid = ObjectIdentifier::from_slice(OID_SIGNATURE_TIME_STAMP);
+                    attrs.into_iter().find(|(o, _)| *o == oid)
+                })
+                .map(|(_, token)| token);
+            if let Some(token) = token {
+                format = "CAdES-B-T";
+                time_stamp_ok = self
+                    .check_time_stamp(&token, &Sha256::digest(&cms.signature))
+                    .await?;
+                if !time_stamp_ok {
+                    warnings.push(
+                        "the signature time-stamp does not check against clave's TSA".to_owned(),
+                    );
+                }
+            }
+        }
         self.report(
-            "CAdES-B-B",
+            format,
             &leaf,
             &fields,
-            digest_ok && signature_ok,
+            digest_ok && signature_ok && time_stamp_ok,
             signing_time,
             warnings,
         )
         .await
+    }
+
+    /// Whether `token` is a time-stamp by clave's TSA over `imprint`.
+    async fn check_time_stamp(&self, token: &[u8], imprint: &[u8]) -> Result<bool, SignerError> {
+        let Some(tsa_cert) = self.tsa_certificate().await? else {
+            return Ok(false);
+        };
+        let Ok(tsa) = der::cert_fields(&tsa_cert) else {
+            return Ok(false);
+        };
+        let Ok(cms) = parse_cms(token) else {
+            return Ok(false);
+        };
+        let Some(info) = cms.content else {
+            return Ok(false);
+        };
+        let stamped = yasna::parse_der(&info, |r| {
+            r.read_sequence(|r| {
+                r.next().read_u8()?;
+                r.next().read_oid()?;
+                let imprint = r.next().read_sequence(|r| {
+                    r.next().read_der()?;
+                    r.next().read_bytes()
+                })?;
+                while r.read_optional(|r| r.read_der())?.is_some() {}
+                Ok(imprint)
+            })
+        });
+        let mut set = cms.signed_attributes.clone();
+        if let Some(first) = set.first_mut() {
+            *first = 0x31;
+        }
+        let digest_ok = attributes(&set).ok().is_some_and(|attrs| {
+            let oid = ObjectIdentifier::from_slice(OID_MESSAGE_DIGEST);
+            attrs.iter().any(|(o, v)| {
+                *o == oid
+                    && yasna::parse_der(v, |r| r.read_bytes())
+                        .is_ok_and(|d| d == Sha256::digest(&info).as_slice())
+            })
+        });
+        Ok(stamped.is_ok_and(|s| s == imprint)
+            && digest_ok
+            && cms.issuer == tsa.issuer
+            && cms.serial == tsa.serial
+            && verify_der(&tsa.spki, &Sha256::digest(&set), &cms.signature))
     }
 
     async fn verify_jades(&self, document: &[u8], text: &[u8]) -> Result<Report, SignerError> {

@@ -376,3 +376,193 @@ async fn cades_and_jades_verify_with_openssl_and_revocation_is_seen_through_the_
         1
     );
 }
+
+/// POSTs a DER time-stamp query; the status, content type and body.
+async fn post_query(
+    app: &crate::support::TestApp,
+    kind: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .post(app.at("/tsa"))
+        .header("content-type", kind)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, kind, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn the_time_stamp_authority_answers_openssl_and_stamps_cades_b_t() {
+    let mut signatory = Signatory::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    fetch_pki(&signatory.app, path).await;
+    let (status, _, tsa) = super::get_bytes(&signatory.app.at("/pki/tsa.crt")).await;
+    assert_eq!(status, StatusCode::OK);
+    std::fs::write(path.join("tsa.pem"), pem("CERTIFICATE", &tsa)).unwrap();
+    std::fs::write(path.join("resolucion.pdf"), DOCUMENT).unwrap();
+    std::fs::write(path.join("other.pdf"), b"otro documento").unwrap();
+    let (ok, text) = openssl(path, &["x509", "-in", "tsa.pem", "-noout", "-text"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("X509v3 Extended Key Usage: critical"),
+        "{text}"
+    );
+    assert!(text.contains("Time Stamping"), "{text}");
+
+    // An RFC 3161 query from OpenSSL, answered and verified by OpenSSL.
+    let (ok, out) = openssl(
+        path,
+        &[
+            "ts",
+            "-query",
+            "-data",
+            "resolucion.pdf",
+            "-sha256",
+            "-cert",
+            "-out",
+            "req.tsq",
+        ],
+    );
+    assert!(ok, "{out}");
+    let query = std::fs::read(path.join("req.tsq")).unwrap();
+    let (status, kind, reply) =
+        post_query(&signatory.app, "application/timestamp-query", query.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(kind, "application/timestamp-reply");
+    std::fs::write(path.join("resp.tsr"), &reply).unwrap();
+    let (ok, out) = openssl(
+        path,
+        &[
+            "ts",
+            "-verify",
+            "-in",
+            "resp.tsr",
+            "-queryfile",
+            "req.tsq",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "tsa.pem",
+        ],
+    );
+    assert!(ok && out.contains("Verification: OK"), "{out}");
+    let (ok, out) = openssl(
+        path,
+        &[
+            "ts",
+            "-verify",
+            "-in",
+            "resp.tsr",
+            "-data",
+            "other.pdf",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "tsa.pem",
+        ],
+    );
+    assert!(!ok, "{out}");
+    let (ok, out) = openssl(path, &["ts", "-reply", "-in", "resp.tsr", "-text"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Status: Granted"), "{out}");
+    assert!(out.contains("1.3.6.1.4.1.99999.1.2"), "{out}");
+
+    // SHA-1 is refused with a rejection reply; a body that is not a query too.
+    let (ok, out) = openssl(
+        path,
+        &[
+            "ts",
+            "-query",
+            "-data",
+            "resolucion.pdf",
+            "-sha1",
+            "-out",
+            "sha1.tsq",
+        ],
+    );
+    assert!(ok, "{out}");
+    let sha1 = std::fs::read(path.join("sha1.tsq")).unwrap();
+    let (status, _, reply) = post_query(&signatory.app, "application/timestamp-query", sha1).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    std::fs::write(path.join("rejected.tsr"), &reply).unwrap();
+    let (ok, out) = openssl(path, &["ts", "-reply", "-in", "rejected.tsr", "-text"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Status: Rejected"), "{out}");
+    let (status, _, _) = post_query(
+        &signatory.app,
+        "application/timestamp-query",
+        b"hola".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = post_query(&signatory.app, "text/plain", query).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // CAdES B-T: the signature carries a time-stamp token over its value.
+    if signatory.enrol().await.is_none() {
+        return;
+    }
+    let credential = signatory.credential().await;
+    let sad = signatory
+        .authorize(&credential, &[Sha256::digest(DOCUMENT).to_vec()])
+        .await;
+    let mut body = sign_doc_body(&credential, &sad, "C", DOCUMENT);
+    body["documents"][0]["conformance_level"] = json!("Ades-B-T");
+    let (status, body) = signatory.csc("signatures/signDoc", body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let p7s = STANDARD
+        .decode(body["SignatureObject"][0].as_str().unwrap())
+        .unwrap();
+    std::fs::write(path.join("bt.p7s"), &p7s).unwrap();
+    let (ok, out) = openssl(
+        path,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "bt.p7s",
+            "-content",
+            "resolucion.pdf",
+            "-CAfile",
+            "root.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(ok && out.contains("Verification successful"), "{out}");
+    let (ok, out) = openssl(
+        path,
+        &[
+            "cms", "-cmsout", "-print", "-inform", "DER", "-in", "bt.p7s", "-noout",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("id-smime-aa-timeStampToken"), "{out}");
+    let report = verify_api(&signatory, DOCUMENT, &p7s).await;
+    assert_eq!(report["format"], "CAdES-B-T", "{report}");
+    assert_eq!(report["valid"], true, "{report}");
+
+    // JAdES is B-B only here.
+    let sad = signatory
+        .authorize(&credential, &[Sha256::digest(DOCUMENT).to_vec()])
+        .await;
+    let mut body = sign_doc_body(&credential, &sad, "J", DOCUMENT);
+    body["documents"][0]["conformance_level"] = json!("Ades-B-T");
+    let (status, body) = signatory.csc("signatures/signDoc", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
