@@ -11,7 +11,8 @@ use yasna::models::{ObjectIdentifier, UTCTime};
 use crate::der::CertFields;
 
 const OID_SIGNED_DATA: &[u64] = &[1, 2, 840, 113549, 1, 7, 2];
-const OID_DATA: &[u64] = &[1, 2, 840, 113549, 1, 7, 1];
+/// id-data, the content type of a signed document.
+pub const OID_DATA: &[u64] = &[1, 2, 840, 113549, 1, 7, 1];
 const OID_SHA256: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 1];
 const OID_ECDSA_SHA256: &[u64] = &[1, 2, 840, 10045, 4, 3, 2];
 const OID_CONTENT_TYPE: &[u64] = &[1, 2, 840, 113549, 1, 9, 3];

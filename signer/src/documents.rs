@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::keys::KeyBackend;
-use crate::{Signer, SignerError, cades, der, jades};
+use crate::{Signer, SignerError, cades, der, jades, pades};
 
 /// A signature format for a whole document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub enum Format {
     Cades,
     /// JAdES B-B, detached (flattened JWS JSON).
     Jades,
+    /// PAdES, the signature inside the PDF (an incremental update).
+    Pades,
 }
 
 impl Format {
@@ -21,6 +23,7 @@ impl Format {
         match letter {
             "C" => Some(Self::Cades),
             "J" => Some(Self::Jades),
+            "P" => Some(Self::Pades),
             _ => None,
         }
     }
@@ -30,6 +33,7 @@ impl Format {
         match self {
             Self::Cades => "application/pkcs7-signature",
             Self::Jades => "application/jose+json",
+            Self::Pades => "application/pdf",
         }
     }
 }
@@ -70,6 +74,39 @@ impl Signer {
         let mut chain = self.chain(&credential).await?;
         let now = self.ctx().clock.now();
         match format {
+            Format::Pades => {
+                // The PDF's own hash was authorized; the signature covers the PDF with its
+                // signature field, everything but the signature itself.
+                let prepared = pades::prepare(document.bytes, now)?;
+                let fields = der::cert_fields(&credential.cert_der)
+                    .map_err(|e| SignerError::Internal(format!("stored certificate: {e}")))?;
+                // PAdES carries the signing time in the signature dictionary (/M), not as a
+                // signed attribute.
+                let attributes = cades::signed_attributes_for(
+                    cades::OID_DATA,
+                    &prepared.digest,
+                    None,
+                    &credential.cert_der,
+                );
+                let signature = key.sign_digest(&Sha256::digest(&attributes))?;
+                let signature = signature.to_der().as_bytes().to_vec();
+                let unsigned = if time_stamped {
+                    let token = self
+                        .time_stamp(&Sha256::digest(&signature), None, true)
+                        .await?;
+                    Some(cades::signature_time_stamp(&token))
+                } else {
+                    None
+                };
+                let cms = cades::assemble(
+                    &attributes,
+                    &signature,
+                    &fields,
+                    &chain,
+                    unsigned.as_deref(),
+                );
+                pades::embed(prepared, &cms)
+            }
             Format::Cades => {
                 let fields = der::cert_fields(&credential.cert_der)
                     .map_err(|e| SignerError::Internal(format!("stored certificate: {e}")))?;

@@ -165,7 +165,10 @@ async fn info(State(signer): State<Signer>) -> Json<Value> {
             "signatures/signDoc",
         ],
         "signAlgorithms": { "algos": [ECDSA_SHA256_OID] },
-        "signature_formats": { "formats": ["C", "J"], "envelope_properties": [["Detached"], ["Detached"]] },
+        "signature_formats": {
+            "formats": ["C", "J", "P"],
+            "envelope_properties": [["Detached"], ["Detached"], ["Revision"]],
+        },
         "conformance_levels": ["Ades-B-B", "Ades-B-T"],
     }))
 }
@@ -574,29 +577,35 @@ async fn sign_doc(
     }
     own_credential(&signer, &caller, &request.credential_id).await?;
     let mut signatures = Vec::with_capacity(request.documents.len());
+    let mut signed_documents = Vec::new();
     for (i, doc) in request.documents.iter().enumerate() {
         let format = Format::from_csc(&doc.signature_format).ok_or_else(|| {
             ApiError::invalid_request(format!(
-                "documents[{i}].signature_format {:?} is not offered; use C (CAdES) or J (JAdES)",
+                "documents[{i}].signature_format {:?} is not offered; use C (CAdES), J (JAdES) or P (PAdES)",
                 doc.signature_format
             ))
         })?;
         let time_stamped = match doc.conformance_level.as_deref() {
             None | Some("Ades-B-B" | "AdES-B-B") => false,
-            Some("Ades-B-T" | "AdES-B-T") if format == Format::Cades => true,
+            Some("Ades-B-T" | "AdES-B-T") if format != Format::Jades => true,
             Some(level) => {
                 return Err(ApiError::invalid_request(format!(
                     "documents[{i}].conformance_level {level:?} is not offered for this \
-                     format; use Ades-B-B (CAdES and JAdES) or Ades-B-T (CAdES)"
+                     format; use Ades-B-B, or Ades-B-T for CAdES and PAdES"
                 ))
                 .into());
             }
         };
+        let envelope_ok = match (format, doc.signed_envelope_property.as_deref()) {
+            (_, None) => true,
+            (Format::Pades, Some(e)) => e == "Certification" || e == "Revision",
+            (_, Some(e)) => e == "Detached",
+        };
         if let Some(envelope) = doc.signed_envelope_property.as_deref()
-            && envelope != "Detached"
+            && !envelope_ok
         {
             return Err(ApiError::invalid_request(format!(
-                "documents[{i}].signed_envelope_property {envelope:?} is not offered; use Detached"
+                "documents[{i}].signed_envelope_property {envelope:?} is not offered; use Detached (C, J) or Revision (P)"
             ))
             .into());
         }
@@ -629,9 +638,17 @@ async fn sign_doc(
                 time_stamped,
             )
             .await?;
-        signatures.push(STANDARD.encode(signature));
+        if format == Format::Pades {
+            signed_documents.push(STANDARD.encode(signature));
+        } else {
+            signatures.push(STANDARD.encode(signature));
+        }
     }
-    Ok(Json(json!({ "SignatureObject": signatures })).into_response())
+    Ok(Json(json!({
+        "DocumentWithSignature": signed_documents,
+        "SignatureObject": signatures,
+    }))
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]

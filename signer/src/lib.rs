@@ -19,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod jades;
 pub mod keys;
+pub mod pades;
 pub mod profile;
 pub mod tsa;
 pub mod verify;

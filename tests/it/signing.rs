@@ -18,6 +18,7 @@ use crate::support::rp::{Browser, Rp, citizen, register, web_client};
 
 mod csc;
 mod formats;
+mod pades;
 mod pki;
 
 const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
