@@ -656,11 +656,13 @@ async fn sign_doc(
 struct VerifyRequest {
     /// The signed document, base64.
     document: String,
-    /// The detached signature (CAdES DER or JAdES JSON), base64.
-    signature: String,
+    /// The detached signature (CAdES DER or JAdES JSON), base64; none for a signed PDF.
+    #[serde(default)]
+    signature: Option<String>,
 }
 
-/// Verifies a detached signature over a document; open to anyone who holds both.
+/// Verifies a detached signature over a document, or the signatures inside a PDF; open to
+/// anyone who holds them.
 async fn verify(
     State(signer): State<Signer>,
     ApiJson(request): ApiJson<VerifyRequest>,
@@ -668,11 +670,16 @@ async fn verify(
     let document = STANDARD
         .decode(request.document.trim())
         .map_err(|_| ApiError::invalid_request("document is not valid base64"))?;
-    let signature = STANDARD
-        .decode(request.signature.trim())
-        .map_err(|_| ApiError::invalid_request("signature is not valid base64"))?;
-    let report = signer.verify_detached(&document, &signature).await?;
-    Ok(Json(json!({ "signatures": [report] })).into_response())
+    let reports = match request.signature {
+        Some(signature) => {
+            let signature = STANDARD
+                .decode(signature.trim())
+                .map_err(|_| ApiError::invalid_request("signature is not valid base64"))?;
+            vec![signer.verify_detached(&document, &signature).await?]
+        }
+        None => signer.verify_pdf(&document).await?,
+    };
+    Ok(Json(json!({ "signatures": reports })).into_response())
 }
 
 /// RFC 3161 over HTTP: a DER TimeStampReq in, a TimeStampResp out. A request clave cannot

@@ -237,7 +237,84 @@ fn verify_der(spki: &[u8], digest: &[u8], sig: &[u8]) -> bool {
     key.verify_prehash(digest, &sig).is_ok()
 }
 
+/// Every signature in a PDF: the bytes its `/ByteRange` covers, its CMS, and whether it
+/// covers the whole file.
+fn pdf_signatures(pdf: &[u8]) -> Vec<(Vec<u8>, Vec<u8>, bool)> {
+    let marker = b"/ByteRange";
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = pdf[from..].windows(marker.len()).position(|w| w == marker) {
+        let name = from + pos;
+        from = name + marker.len();
+        let Some(open) = pdf[from..].iter().take(4).position(|b| *b == b'[') else {
+            continue;
+        };
+        let start = from + open + 1;
+        let Some(close) = pdf[start..].iter().take(64).position(|b| *b == b']') else {
+            continue;
+        };
+        let numbers: Vec<usize> = String::from_utf8_lossy(&pdf[start..start + close])
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [a, b, c, d] = numbers[..] else {
+            continue;
+        };
+        let (Some(first_end), Some(second_end)) = (a.checked_add(b), c.checked_add(d)) else {
+            continue;
+        };
+        if a != 0 || first_end + 2 > c || second_end > pdf.len() {
+            continue;
+        }
+        let hex = &pdf[first_end + 1..c - 1];
+        let Some(mut cms) = (0..hex.len() / 2)
+            .map(|i| {
+                std::str::from_utf8(&hex[2 * i..2 * i + 2])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+        else {
+            continue;
+        };
+        // The CMS ends where its DER length says; zeros pad the rest.
+        let len = match cms.get(..5) {
+            Some([0x30, 0x82, h, l, _]) => 4 + ((*h as usize) << 8 | *l as usize),
+            Some([0x30, 0x83, h, m, l]) => {
+                5 + ((*h as usize) << 16 | (*m as usize) << 8 | *l as usize)
+            }
+            _ => continue,
+        };
+        cms.truncate(len);
+        let covered = [&pdf[..first_end], &pdf[c..second_end]].concat();
+        found.push((covered, cms, second_end == pdf.len()));
+    }
+    found
+}
+
 impl Signer {
+    /// Verifies every signature inside a PDF (PAdES); an error when it has none.
+    pub async fn verify_pdf(&self, pdf: &[u8]) -> Result<Vec<Report>, SignerError> {
+        let signatures = pdf_signatures(pdf);
+        if signatures.is_empty() {
+            return Err(SignerError::Invalid(
+                "the PDF has no signature clave can read; for a detached signature send it too"
+                    .into(),
+            ));
+        }
+        let mut reports = Vec::with_capacity(signatures.len());
+        for (covered, cms, whole) in signatures {
+            let mut report = self.verify_cades(&covered, &cms).await?;
+            report.format = report.format.replace("CAdES", "PAdES");
+            if !whole {
+                report.coverage =
+                    "an earlier revision; the file was changed after this signature".to_owned();
+            }
+            reports.push(report);
+        }
+        Ok(reports)
+    }
+
     /// Verifies a detached signature (CAdES `.p7s` DER, or JAdES JSON) over `document`.
     pub async fn verify_detached(
         &self,

@@ -20,13 +20,13 @@ pub enum SignCmd {
     /// Signers' certificates.
     #[command(subcommand)]
     Cert(CertCmd),
-    /// Verify a detached signature (CAdES `.p7s` or JAdES JSON) over a file.
+    /// Verify a signed PDF, or a detached signature (CAdES `.p7s` or JAdES JSON) over a file.
     Verify {
         /// The signed file.
         file: std::path::PathBuf,
-        /// The detached signature.
+        /// The detached signature; without it, the signatures inside the PDF.
         #[arg(long, value_name = "SIG")]
-        detached: std::path::PathBuf,
+        detached: Option<std::path::PathBuf>,
     },
     /// Issue a CA's next CRL now.
     Crl {
@@ -78,6 +78,29 @@ pub enum CertCmd {
         #[arg(long)]
         run: Option<String>,
     },
+}
+
+/// A verification report for people.
+fn describe(report: &clave_signer::verify::Report) -> String {
+    format!(
+        "{}: {}\n  signer: {} ({})\n  integrity: {}, coverage: {}\n  chain: {}, revocation: {}\n  signing time: {}{}",
+        report.format,
+        if report.valid { "VALID" } else { "INVALID" },
+        report.signer_name.as_deref().unwrap_or("?"),
+        report.signer_run.as_deref().unwrap_or("?"),
+        if report.integrity { "intact" } else { "BROKEN" },
+        report.coverage,
+        report.chain,
+        report.revocation,
+        report
+            .signing_time
+            .map_or("?".to_owned(), |t| t.to_string()),
+        report
+            .warnings
+            .iter()
+            .map(|w| format!("\n  warning: {w}"))
+            .collect::<String>(),
+    )
 }
 
 fn parse_run(text: &str) -> anyhow::Result<Run> {
@@ -192,30 +215,17 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
                 std::fs::read(path)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
             };
-            let report = signer
-                .verify_detached(&read(&file)?, &read(&detached)?)
-                .await?;
-            let human = format!(
-                "{}: {}\n  signer: {} ({})\n  integrity: {}, coverage: {}\n  chain: {}, revocation: {}\n  signing time: {}{}",
-                report.format,
-                if report.valid { "VALID" } else { "INVALID" },
-                report.signer_name.as_deref().unwrap_or("?"),
-                report.signer_run.as_deref().unwrap_or("?"),
-                if report.integrity { "intact" } else { "BROKEN" },
-                report.coverage,
-                report.chain,
-                report.revocation,
-                report
-                    .signing_time
-                    .map_or("?".to_owned(), |t| t.to_string()),
-                report
-                    .warnings
-                    .iter()
-                    .map(|w| format!("\n  warning: {w}"))
-                    .collect::<String>(),
-            );
-            ctx.print(&serde_json::to_value(&report)?, human);
-            return Ok(if report.valid {
+            let reports = match detached {
+                Some(detached) => vec![
+                    signer
+                        .verify_detached(&read(&file)?, &read(&detached)?)
+                        .await?,
+                ],
+                None => signer.verify_pdf(&read(&file)?).await?,
+            };
+            let human = reports.iter().map(describe).collect::<Vec<_>>().join("\n");
+            ctx.print(&json!({ "signatures": reports }), human);
+            return Ok(if reports.iter().all(|r| r.valid) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -236,6 +236,51 @@ async fn pades_is_an_incremental_update_that_qpdf_openssl_and_pdfsig_accept() {
         assert_eq!(out.matches("Total document signed").count(), 1, "{out}");
     }
 
+    // clave's verifier reads both signatures out of the PDF.
+    let (status, body) = super::post_json(
+        &signatory.app.at("/api/sign/v1/verify"),
+        None,
+        json!({ "document": STANDARD.encode(&twice) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reports = body["signatures"].as_array().unwrap();
+    assert_eq!(reports.len(), 2, "{body}");
+    assert_eq!(reports[0]["format"], "PAdES-B-B", "{body}");
+    assert_eq!(reports[1]["format"], "PAdES-B-T", "{body}");
+    assert!(reports.iter().all(|r| r["valid"] == true), "{body}");
+    assert!(
+        reports[0]["coverage"]
+            .as_str()
+            .unwrap()
+            .contains("earlier revision")
+    );
+    assert_eq!(reports[1]["coverage"], "whole document");
+    assert_eq!(reports[1]["signer_run"], "12345678-5");
+    let out = signatory
+        .app
+        .cli(&["sign", "verify", path.join("twice.pdf").to_str().unwrap()]);
+    assert!(out.success, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.matches(": VALID").count(), 2, "{}", out.stdout);
+    let out = signatory
+        .app
+        .cli(&["sign", "verify", path.join("broken.pdf").to_str().unwrap()]);
+    assert!(!out.success, "{}", out.stdout);
+    assert!(out.stdout.contains("INVALID"), "{}", out.stdout);
+    let (status, body) = super::post_json(
+        &signatory.app.at("/api/sign/v1/verify"),
+        None,
+        json!({ "document": STANDARD.encode(&original) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no signature")
+    );
+
     // Something that is not a PDF is refused with a reason, and spends the SAD on nothing.
     let sad = signatory
         .authorize(&credential, &[Sha256::digest(b"hola").to_vec()])
