@@ -1,7 +1,9 @@
 //! PAdES from `signatures/signDoc` with format `P`: an incremental update that `qpdf --check`
-//! accepts, whose CMS over the byte range `openssl cms -verify` accepts, and that poppler's
-//! `pdfsig` reports as a valid signature covering the whole file; a second signer keeps the
-//! first signature valid.
+//! accepts, whose CMS over the byte range `openssl cms -verify` accepts, that poppler's
+//! `pdfsig` reports as a valid signature covering the whole file and pyHanko judges VALID
+//! (trusting clave's root, checking revocation against the CRLs served by the test server);
+//! a second signer keeps the first signature valid, and after revocation pyHanko reports the
+//! certificate revoked.
 
 use std::path::Path;
 use std::process::Command;
@@ -71,6 +73,52 @@ fn tool(dir: &Path, program: &str, args: &[&str], package: &str) -> Option<(bool
             None
         }
     }
+}
+
+/// pyHanko's command line from the project's Python environment (`interop/python/.venv`,
+/// made by `.ci/run`); `None` outside CI when it is missing.
+fn pyhanko() -> Option<std::path::PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/python/.venv/bin/pyhanko");
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("pyHanko is required in CI: .ci/run installs interop/python/requirements.txt");
+    }
+    eprintln!(
+        "skipping pyHanko: install interop/python/requirements.txt into interop/python/.venv"
+    );
+    None
+}
+
+/// `pyhanko sign validate` on `file` trusting `root.pem`, revocation checked against the
+/// CRLs the certificates point to (served by the test server); whether it exited 0 and
+/// what it printed.
+async fn pyhanko_validate(dir: &Path, file: &str) -> Option<(bool, String)> {
+    let program = pyhanko()?;
+    // Asynchronously: pyHanko fetches the CRLs from the test server on this runtime.
+    let out = tokio::process::Command::new(program)
+        .args([
+            "sign",
+            "validate",
+            "--trust",
+            "root.pem",
+            "--trust-replace",
+            "--pretty-print",
+            file,
+        ])
+        .current_dir(dir)
+        .output()
+        .await
+        .unwrap();
+    Some((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
 }
 
 /// The last signature's byte range and CMS, as a verifier extracts them.
@@ -199,6 +247,15 @@ async fn pades_is_an_incremental_update_that_qpdf_openssl_and_pdfsig_accept() {
         assert!(out.contains("Total document signed"), "{out}");
         assert!(out.contains("Signature is Valid"), "{out}");
     }
+    if let Some((ok, out)) = pyhanko_validate(path, "signed.pdf").await {
+        assert!(ok, "{out}");
+        assert!(out.contains("The signer's certificate is trusted"), "{out}");
+        assert!(
+            out.contains("The signature covers the entire file"),
+            "{out}"
+        );
+        assert!(out.contains("The signature is judged VALID"), "{out}");
+    }
     let mut broken = signed.clone();
     let at = original.len() / 2;
     broken[at] = if broken[at] == b'A' { b'B' } else { b'A' };
@@ -234,6 +291,15 @@ async fn pades_is_an_incremental_update_that_qpdf_openssl_and_pdfsig_accept() {
         assert!(out.contains("Signature #2"), "{out}");
         assert_eq!(out.matches("Signature is Valid").count(), 2, "{out}");
         assert_eq!(out.matches("Total document signed").count(), 1, "{out}");
+    }
+
+    if let Some((ok, out)) = pyhanko_validate(path, "twice.pdf").await {
+        assert!(ok, "{out}");
+        assert_eq!(
+            out.matches("The signature is judged VALID").count(),
+            2,
+            "{out}"
+        );
     }
 
     // clave's verifier reads both signatures out of the PDF.
@@ -302,4 +368,13 @@ async fn pades_is_an_incremental_update_that_qpdf_openssl_and_pdfsig_accept() {
             .contains("not a PDF"),
         "{body}"
     );
+
+    // After revocation, pyHanko finds the certificate on the published CRL.
+    let out = signatory.app.cli(&["sign", "cert", "revoke", &credential]);
+    assert!(out.success, "{}", out.stderr);
+    if let Some((ok, out)) = pyhanko_validate(path, "signed.pdf").await {
+        assert!(!ok, "{out}");
+        assert!(out.contains("The signer's certificate is revoked"), "{out}");
+        assert!(out.contains("The signature is judged INVALID"), "{out}");
+    }
 }
