@@ -167,7 +167,7 @@ impl AccountRow {
 /// The account service.
 #[derive(Debug, Clone, Copy)]
 pub struct Accounts<'a> {
-    idp: &'a Idp,
+    pub(crate) idp: &'a Idp,
 }
 
 impl Idp {

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use clave_common::id::random_token;
+use clave_common::id::{random_identifier, random_token};
 use clave_common::journal::{self, NewEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -359,7 +359,7 @@ impl Clients<'_> {
             .await
             .map_err(|e| IdpError::Internal(format!("the claims provider failed: {e}")))?;
         let checked = validate::check(new, &data_scopes)?;
-        let client_id = random_token(18);
+        let client_id = random_identifier(18);
         let secret = checked.has_secret().then(|| random_token(32));
         let digest = secret
             .as_deref()

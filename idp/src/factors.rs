@@ -157,7 +157,7 @@ pub fn is_fresh(session: &Session, now: i64) -> bool {
 /// Locks `account_id`'s row until the transaction ends (an update that changes nothing takes
 /// the row lock on PostgreSQL; SQLite's write transactions are serial anyway), so factor
 /// changes of one citizen are applied one at a time across nodes.
-pub(crate) async fn lock_account(
+pub async fn lock_account(
     conn: &mut sqlx::AnyConnection,
     account_id: &str,
 ) -> Result<(), sqlx::Error> {

@@ -66,6 +66,27 @@ impl ThrottleKey {
         }
     }
 
+    /// The counter of failed caller verifications naming `run` (a wrong code typed by an
+    /// agent). Kept apart from the login's counters: a stranger on the telephone must not be
+    /// able to lock a citizen out of their own account.
+    pub fn caller(run: &Run) -> Self {
+        let compact = run.compact();
+        Self {
+            kind: KeyKind::Run,
+            key: format!("call:{compact}"),
+            subject: compact,
+        }
+    }
+
+    /// The counter of one agent's failed caller verifications, whichever RUNs they named.
+    pub fn agent(account_id: &str) -> Self {
+        Self {
+            kind: KeyKind::Run,
+            key: format!("agent:{account_id}"),
+            subject: account_id.to_owned(),
+        }
+    }
+
     /// The counter of attempts from `addr`. IPv6 addresses count per /64, the block one
     /// subscriber usually holds, so rotating through it does not reset the count.
     pub fn address(addr: IpAddr) -> Self {

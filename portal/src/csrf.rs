@@ -58,6 +58,14 @@ impl CsrfToken {
         self.fresh
             .then(|| cookies::set(COOKIE, &self.value, None, "Strict", secure))
     }
+
+    /// A page's token and the `Set-Cookie` values to send with it: what a page with forms
+    /// needs, in one call.
+    pub fn page(headers: &HeaderMap, secure: bool) -> (String, Vec<String>) {
+        let token = Self::for_page(headers);
+        let cookies = token.set_cookie(secure).into_iter().collect();
+        (token.value, cookies)
+    }
 }
 
 fn is_well_formed(value: &str) -> bool {

@@ -21,6 +21,8 @@ pub enum PageErrorKind {
     FormExpired,
     /// The login or consent request lapsed, was completed, or never existed (400).
     RequestExpired,
+    /// The signed-in account may not use this page (403): staff pages for others.
+    Forbidden,
     /// No such page (404).
     NotFound,
     /// The request could not be read (400).
@@ -37,6 +39,7 @@ impl PageErrorKind {
         match self {
             Self::FormExpired => StatusCode::FORBIDDEN,
             Self::RequestExpired | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,6 +95,7 @@ impl IntoResponse for PageError {
         let (title, body) = match self.kind {
             PageErrorKind::FormExpired => (t.form_expired_title, t.form_expired_body),
             PageErrorKind::RequestExpired => (t.request_expired_title, t.request_expired_body),
+            PageErrorKind::Forbidden => (t.forbidden_title, t.forbidden_body),
             PageErrorKind::NotFound => (t.not_found_title, t.not_found_body),
             PageErrorKind::BadRequest => (t.bad_request_title, t.bad_request_body),
             PageErrorKind::Unavailable => (t.unavailable_title, t.unavailable_body),

@@ -101,6 +101,8 @@ pub struct Texts {
     pub too_many_attempts: &'static str,
     /// The password is right but the account is blocked.
     pub account_locked: &'static str,
+    /// The login page's link to the unlock page.
+    pub unlock_link: &'static str,
     /// The password field was left empty.
     pub password_missing: &'static str,
 
@@ -121,6 +123,10 @@ pub struct Texts {
     pub request_expired_title: &'static str,
     /// What to do about it.
     pub request_expired_body: &'static str,
+    /// Title of the page refused to the signed-in account.
+    pub forbidden_title: &'static str,
+    /// Why, and what to do.
+    pub forbidden_body: &'static str,
     /// Title of the not-found page.
     pub not_found_title: &'static str,
     /// What to do about it.
@@ -157,7 +163,8 @@ pub static ES: Texts = Texts {
     login_submit: "Ingresar",
     bad_credentials: "El RUN o la contraseña no son correctos.",
     too_many_attempts: "Hubo demasiados intentos fallidos. Espera unos minutos antes de volver a intentarlo.",
-    account_locked: "Tu cuenta está bloqueada. Comunícate con la mesa de ayuda para desbloquearla.",
+    account_locked: "Tu cuenta está bloqueada. Si la bloqueaste tú, desbloquéala con un código de recuperación; si no, comunícate con la mesa de ayuda.",
+    unlock_link: "Desbloquear mi cuenta",
     password_missing: "Ingresa tu contraseña.",
 
     home_title: "Tu Clave",
@@ -169,6 +176,8 @@ pub static ES: Texts = Texts {
     form_expired_body: "Por seguridad, este formulario ya no es válido. Vuelve atrás, recarga la página e inténtalo de nuevo.",
     request_expired_title: "La solicitud de ingreso expiró",
     request_expired_body: "Vuelve al servicio donde estabas e inicia el ingreso otra vez.",
+    forbidden_title: "No tienes acceso a esta página",
+    forbidden_body: "Esta página es para agentes de atención con su segundo factor. Si eres agente, ingresa con tu segundo factor; si no, vuelve al inicio.",
     not_found_title: "Página no encontrada",
     not_found_body: "La dirección no corresponde a ninguna página. Revisa que esté bien escrita.",
     bad_request_title: "No pudimos leer la solicitud",
@@ -196,7 +205,8 @@ pub static EN: Texts = Texts {
     login_submit: "Log in",
     bad_credentials: "The RUN or the password is not correct.",
     too_many_attempts: "There were too many failed attempts. Wait a few minutes before trying again.",
-    account_locked: "Your account is locked. Contact the help desk to unlock it.",
+    account_locked: "Your account is locked. If you locked it, unlock it with a recovery code; otherwise contact the help desk.",
+    unlock_link: "Unlock my account",
     password_missing: "Enter your password.",
 
     home_title: "Your Clave",
@@ -208,6 +218,8 @@ pub static EN: Texts = Texts {
     form_expired_body: "For your security this form is no longer valid. Go back, reload the page and try again.",
     request_expired_title: "The login request has expired",
     request_expired_body: "Go back to the service you came from and start logging in again.",
+    forbidden_title: "You cannot use this page",
+    forbidden_body: "This page is for service agents signed in with their second factor. If you are an agent, sign in with your second factor; otherwise go back to the start page.",
     not_found_title: "Page not found",
     not_found_body: "No page has this address. Check that it is spelled correctly.",
     bad_request_title: "We could not read the request",

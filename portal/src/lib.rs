@@ -14,10 +14,13 @@ use clave_common::Config;
 use clave_idp::Idp;
 use clave_wallet::Wallet;
 
+pub mod activation;
 pub mod assets;
+pub mod callers;
 pub mod consent;
 pub mod cookies;
 pub mod csrf;
+pub mod emergency;
 pub mod error;
 pub mod form;
 pub mod home;
@@ -55,5 +58,8 @@ pub fn router(state: PortalState) -> Router {
         .merge(second_factor::routes())
         .merge(security::routes())
         .merge(wallet::routes())
+        .merge(callers::routes())
+        .merge(emergency::routes())
+        .merge(activation::routes())
         .with_state(state)
 }

@@ -68,6 +68,8 @@ struct SecurityPage {
     has_second_factor: bool,
     /// For the passkey section.
     passkey_count: i64,
+    /// The emergency lock's sentences, for its link.
+    lock: &'static crate::emergency::LockTexts,
 }
 
 impl SecurityPage {
@@ -161,6 +163,7 @@ async fn page(
         always_ask: summary.always_ask,
         has_second_factor: summary.has_second_factor(),
         passkey_count: summary.passkeys,
+        lock: crate::emergency::texts(lang),
     })
 }
 

@@ -25,6 +25,49 @@ pub enum CitizenCmd {
     },
     /// List every account, oldest first.
     List,
+    /// Give an account a staff role (an agent also names its office).
+    GrantRole {
+        /// The RUN of the account.
+        #[arg(long)]
+        run: String,
+        /// The role: agent.
+        #[arg(long)]
+        role: String,
+        /// The office an agent works in, e.g. "Call center Santiago".
+        #[arg(long)]
+        office: Option<String>,
+    },
+    /// Take a staff role from an account.
+    RevokeRole {
+        /// The RUN of the account.
+        #[arg(long)]
+        run: String,
+        /// The role.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the accounts that hold a staff role.
+    Staff,
+    /// Lock an account (an operator's decision): every session ends, every token is revoked,
+    /// no one signs in until an operator unlocks it.
+    Lock {
+        /// The RUN of the account.
+        #[arg(long)]
+        run: String,
+    },
+    /// Issue an activation code for an account, after checking the citizen's identity; the
+    /// citizen sets their password with it at /activate (valid 7 days, single use).
+    ActivationCode {
+        /// The RUN of the account.
+        #[arg(long)]
+        run: String,
+    },
+    /// Lift an account's lock, whoever set it.
+    Unlock {
+        /// The RUN of the account.
+        #[arg(long)]
+        run: String,
+    },
 }
 
 /// Flags of `clave citizen add`.
@@ -54,6 +97,14 @@ pub async fn run(cmd: CitizenCmd, ctx: &CliContext) -> anyhow::Result<()> {
         CitizenCmd::Add(args) => add(args, ctx).await,
         CitizenCmd::Show { run } => show(&run, ctx).await,
         CitizenCmd::List => list(ctx).await,
+        CitizenCmd::GrantRole { run, role, office } => {
+            grant_role(&run, &role, office.as_deref(), ctx).await
+        }
+        CitizenCmd::RevokeRole { run, role } => revoke_role(&run, &role, ctx).await,
+        CitizenCmd::Staff => staff(ctx).await,
+        CitizenCmd::Lock { run } => lock(&run, ctx).await,
+        CitizenCmd::Unlock { run } => unlock(&run, ctx).await,
+        CitizenCmd::ActivationCode { run } => activation_code(&run, ctx).await,
     }
 }
 
@@ -151,6 +202,181 @@ async fn list(ctx: &CliContext) -> anyhow::Result<()> {
         &Value::from(accounts.iter().map(describe).collect::<Vec<_>>()),
         text,
     );
+    Ok(())
+}
+
+/// The journal's actor for what an operator does from the command line.
+const OPERATOR: &str = "operator:cli";
+
+async fn account_of(run: &str, ctx: &CliContext) -> anyhow::Result<Account> {
+    let run = parse_run(run)?;
+    ctx.app
+        .idp
+        .accounts()
+        .find_by_run(&run)
+        .await?
+        .with_context(|| format!("no account has RUN {run}"))
+}
+
+fn role_error(e: IdpError) -> anyhow::Error {
+    match e {
+        IdpError::Invalid(message) => anyhow::anyhow!(message),
+        other => anyhow::Error::from(other),
+    }
+}
+
+async fn grant_role(
+    run: &str,
+    role: &str,
+    office: Option<&str>,
+    ctx: &CliContext,
+) -> anyhow::Result<()> {
+    let account = account_of(run, ctx).await?;
+    let accounts = ctx.app.idp.accounts();
+    accounts
+        .grant_role(&account.id, role, office, OPERATOR)
+        .await
+        .map_err(role_error)?;
+    let office = accounts
+        .staff(&account.id, role)
+        .await?
+        .and_then(|s| s.office);
+    ctx.print(
+        &json!({ "run": account.run, "role": role, "office": office }),
+        format!(
+            "{} ({}) is now {role}{}",
+            account.run,
+            account.full_name(),
+            office.map(|o| format!(" at {o}")).unwrap_or_default()
+        ),
+    );
+    Ok(())
+}
+
+async fn revoke_role(run: &str, role: &str, ctx: &CliContext) -> anyhow::Result<()> {
+    let account = account_of(run, ctx).await?;
+    let held = ctx
+        .app
+        .idp
+        .accounts()
+        .revoke_role(&account.id, role, OPERATOR)
+        .await
+        .map_err(role_error)?;
+    ctx.print(
+        &json!({ "run": account.run, "role": role, "revoked": held }),
+        if held {
+            format!("{} no longer holds the role {role}", account.run)
+        } else {
+            format!("{} did not hold the role {role}", account.run)
+        },
+    );
+    Ok(())
+}
+
+async fn lock(run: &str, ctx: &CliContext) -> anyhow::Result<()> {
+    let account = account_of(run, ctx).await?;
+    let locked = ctx
+        .app
+        .idp
+        .accounts()
+        .lock(&account.id, clave_idp::emergency::OPERATOR, OPERATOR)
+        .await?;
+    ctx.print(
+        &json!({
+            "run": account.run,
+            "locked": true,
+            "sessions_ended": locked.sessions,
+            "grants_revoked": locked.grants,
+        }),
+        format!(
+            "{} is locked; {} session(s) ended, {} grant(s) revoked",
+            account.run, locked.sessions, locked.grants
+        ),
+    );
+    Ok(())
+}
+
+async fn activation_code(run: &str, ctx: &CliContext) -> anyhow::Result<()> {
+    let account = account_of(run, ctx).await?;
+    let issued = ctx
+        .app
+        .idp
+        .accounts()
+        .issue_activation_code(&account.id, OPERATOR, "operator")
+        .await?;
+    ctx.print(
+        &json!({ "run": account.run, "code": issued.code, "expires_at": issued.expires_at }),
+        format!(
+            "activation code for {}: {} (valid 7 days, once, at /activate)",
+            account.run, issued.code
+        ),
+    );
+    Ok(())
+}
+
+async fn unlock(run: &str, ctx: &CliContext) -> anyhow::Result<()> {
+    let account = account_of(run, ctx).await?;
+    let lifted = ctx
+        .app
+        .idp
+        .accounts()
+        .unlock(&account.id, OPERATOR, "operator", true)
+        .await?;
+    ctx.print(
+        &json!({ "run": account.run, "unlocked": lifted }),
+        if lifted {
+            format!("{} is unlocked", account.run)
+        } else {
+            format!("{} was not locked", account.run)
+        },
+    );
+    Ok(())
+}
+
+async fn staff(ctx: &CliContext) -> anyhow::Result<()> {
+    let mut staff = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ctx.app.idp.accounts().staff_list(after.as_deref()).await?;
+        let done = page.len() < 1000;
+        after = page.last().map(|s| s.account.id.clone());
+        staff.extend(page);
+        if done {
+            break;
+        }
+    }
+    let lines: Vec<String> = staff
+        .iter()
+        .map(|s| {
+            format!(
+                "{}  {}  {}{}",
+                s.account.run,
+                s.account.full_name(),
+                s.account.roles.join(","),
+                s.office
+                    .as_deref()
+                    .map(|o| format!("  {o}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let values: Vec<Value> = staff
+        .iter()
+        .map(|s| {
+            json!({
+                "run": s.account.run,
+                "name": s.account.full_name(),
+                "roles": s.account.roles,
+                "office": s.office,
+            })
+        })
+        .collect();
+    let text = if lines.is_empty() {
+        "no staff accounts".to_owned()
+    } else {
+        lines.join("\n")
+    };
+    ctx.print(&Value::from(values), text);
     Ok(())
 }
 

@@ -7,6 +7,8 @@
 mod support;
 
 mod browser;
+mod callers;
+mod emergency;
 mod foundation;
 mod interop;
 mod login;

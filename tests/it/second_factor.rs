@@ -46,7 +46,7 @@ fn now(app: &TestApp) -> i64 {
 /// Enrols a TOTP authenticator for `account` through the domain, confirming it with
 /// oathtool's code; returns the key. The clock then moves one step on, so the next code is
 /// new.
-async fn enrolled(app: &TestApp, account: &Account) -> Option<String> {
+pub(crate) async fn enrolled(app: &TestApp, account: &Account) -> Option<String> {
     let enrolment = app.app.idp.totps().begin(account).await.unwrap();
     let code = oathtool(&enrolment.secret_base32, now(app))?;
     app.app
@@ -308,7 +308,19 @@ async fn a_client_registered_with_level_two_gets_level_two_or_access_denied() {
 
 /// Logs `client` in at the portal and confirms the second factor with `secret`'s code.
 async fn portal_login_with_totp(app: &TestApp, client: &reqwest::Client, secret: &str) {
-    let login = log_in(client, app, "", RUN, PASSWORD).await;
+    portal_login_with_totp_as(app, client, RUN, PASSWORD, secret).await;
+}
+
+/// Logs `client` in at the portal as `run` and confirms the second factor with `secret`'s
+/// code; the session is then at level 2.
+pub(crate) async fn portal_login_with_totp_as(
+    app: &TestApp,
+    client: &reqwest::Client,
+    run: &str,
+    password: &str,
+    secret: &str,
+) {
+    let login = log_in(client, app, "", run, password).await;
     assert_eq!(login.status, StatusCode::SEE_OTHER);
     let page = get(client, app, "/login/second-factor?then=security").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);

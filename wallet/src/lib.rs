@@ -14,6 +14,7 @@ use clave_common::Db;
 use clave_idp::Idp;
 
 pub mod access_log;
+pub mod callers;
 pub mod catalogue;
 pub mod consent;
 mod error;
