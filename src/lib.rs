@@ -14,6 +14,7 @@ use clave_common::journal::Journal;
 use clave_common::seal::{MasterKeys, SealError};
 use clave_common::{Config, Db, SharedClock};
 use clave_idp::Idp;
+use clave_signer::Signer;
 use clave_wallet::Wallet;
 
 pub mod cli;
@@ -60,6 +61,8 @@ pub struct App {
     pub idp: Idp,
     /// The data wallet.
     pub wallet: Wallet,
+    /// Advanced electronic signature: CAs, credentials, activation, formats.
+    pub signer: Signer,
 }
 
 impl App {
@@ -102,6 +105,7 @@ impl App {
             claims: Arc::new(clave_wallet::WalletClaims),
         });
         let wallet = Wallet::new(idp.clone());
+        let signer = Signer::new(idp.clone());
         Ok(Self {
             config,
             db,
@@ -110,16 +114,21 @@ impl App {
             journal,
             idp,
             wallet,
+            signer,
         })
     }
 
-    /// Creates signing keys and the default attribute catalogue on a fresh deployment.
+    /// Creates signing keys, the certificate authorities and the default attribute catalogue on
+    /// a fresh deployment.
     pub async fn ensure_keys(&self) -> Result<(), StartupError> {
         self.idp
             .keys()
             .ensure_keys()
             .await
             .map_err(|e| StartupError::Other(format!("cannot create signing keys: {e}")))?;
+        self.signer.ensure_pki().await.map_err(|e| {
+            StartupError::Other(format!("cannot create the certificate authorities: {e}"))
+        })?;
         self.wallet
             .catalogue()
             .ensure_defaults()
@@ -127,9 +136,9 @@ impl App {
             .map_err(|e| StartupError::Other(format!("cannot write the attribute catalogue: {e}")))
     }
 
-    /// Starts the background workers (back-channel logout delivery, consent expiry and
-    /// consent events); they stop when `stop`
-    /// turns true.
+    /// Starts the background workers (back-channel logout delivery; consent expiry and
+    /// consent events; mailbox alerts, security notices and retention; CRL reissue); they
+    /// stop when `stop` turns true.
     pub fn spawn_workers(
         &self,
         stop: tokio::sync::watch::Receiver<bool>,
@@ -146,8 +155,9 @@ impl App {
             // Mailbox alerts, security notices and retention.
             tokio::spawn(clave_wallet::mailbox::alerts::run_mailbox_worker(
                 self.wallet.clone(),
-                stop,
+                stop.clone(),
             )),
+            tokio::spawn(clave_signer::crl::run_crl_worker(self.signer.clone(), stop)),
         ]
     }
 
@@ -171,6 +181,7 @@ impl App {
             .merge(clave_idp::http::router(self.idp.clone()))
             .merge(clave_wallet::http::router(self.wallet.clone()))
             .merge(clave_wallet::mailbox::http::router(self.wallet.clone()))
+            .merge(clave_signer::http::router(self.signer.clone()))
             .merge(clave_portal::router(portal))
             .fallback(ops::not_found);
         ops::with_layers(routes, &self.config, trusted)

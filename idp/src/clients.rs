@@ -43,6 +43,8 @@ pub const KNOWN_SCOPES: &[&str] = &[
     // The citizen mailbox: agencies send notices; citizens read theirs.
     "mailbox",
     "mailbox:send",
+    // Remote signing (the CSC API): a signer's own token.
+    "sign",
 ];
 
 /// Scopes a client with redirect URIs gets when the operator names none.

@@ -19,6 +19,7 @@ pub mod citizen;
 pub mod client;
 pub mod keys;
 mod serve;
+pub mod sign;
 
 /// clave: a national digital-identity server.
 #[derive(Debug, Parser)]
@@ -71,6 +72,9 @@ pub enum Command {
     /// Bulk imports.
     #[command(subcommand)]
     Import(attribute::ImportCmd),
+    /// Advanced electronic signature: certificate authorities and signers' certificates.
+    #[command(subcommand)]
+    Sign(sign::SignCmd),
 }
 
 /// Journal commands.
@@ -204,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         ExitCode::FAILURE
                     }
                 }
+                Command::Sign(cmd) => sign::run(cmd.clone(), &ctx).await?,
                 Command::Serve(_) | Command::CheckConfig | Command::Migrate => ExitCode::SUCCESS,
             };
             ctx.app.db.close().await;

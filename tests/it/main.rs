@@ -17,5 +17,6 @@ mod mailbox;
 mod oidc;
 mod passkeys;
 mod second_factor;
+mod signing;
 mod tokens;
 mod wallet;
