@@ -17,6 +17,7 @@ pub mod clients;
 pub mod emergency;
 pub mod error;
 pub mod factors;
+pub mod history;
 pub mod http;
 pub mod keys;
 pub mod oidc;

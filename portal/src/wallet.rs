@@ -125,6 +125,26 @@ pub struct WalletTexts {
     pub download_csv: &'static str,
     /// Navigation between the pages.
     pub nav_label: &'static str,
+    /// The filter's label and buttons.
+    pub filter_who: &'static str,
+    /// .
+    pub filter_all: &'static str,
+    /// .
+    pub filter_apply: &'static str,
+    /// The sign-in history's heading.
+    pub logins_heading: &'static str,
+    /// Under it.
+    pub logins_intro: &'static str,
+    /// Its caption.
+    pub logins_caption: &'static str,
+    /// Columns.
+    pub col_event: &'static str,
+    /// .
+    pub col_detail: &'static str,
+    /// .
+    pub col_address: &'static str,
+    /// Event names, in [`clave_idp::history::SignInKind`] order.
+    pub login_kinds: [&'static str; 5],
     /// Verifying a self-asserted e-mail address: the section's heading.
     pub verify_heading: &'static str,
     /// Its explanation, before the address.
@@ -198,6 +218,22 @@ pub static ES: WalletTexts = WalletTexts {
     col_how: "Cómo",
     download_csv: "Descargar como CSV",
     nav_label: "Tus datos",
+    filter_who: "Quién",
+    filter_all: "Todos",
+    filter_apply: "Filtrar",
+    logins_heading: "Inicios de sesión",
+    logins_intro: "Los ingresos a tu cuenta y los intentos fallidos. Si ves uno que no hiciste, cambia tu contraseña o bloquea tu cuenta.",
+    logins_caption: "Los últimos ingresos e intentos",
+    col_event: "Qué pasó",
+    col_detail: "Cómo",
+    col_address: "Dirección IP",
+    login_kinds: [
+        "Ingreso",
+        "Contraseña incorrecta",
+        "Segundo factor incorrecto",
+        "Cuenta bloqueada",
+        "Cuenta desbloqueada",
+    ],
     verify_heading: "Verifica tu correo",
     verify_intro: "Tu correo queda sin verificar hasta que escribas el código que te enviamos a",
     verify_send: "Enviarme un código",
@@ -262,6 +298,22 @@ pub static EN: WalletTexts = WalletTexts {
     col_how: "How",
     download_csv: "Download as CSV",
     nav_label: "Your information",
+    filter_who: "Who",
+    filter_all: "Everyone",
+    filter_apply: "Filter",
+    logins_heading: "Sign-ins",
+    logins_intro: "Sign-ins to your account and failed attempts. If you see one you did not make, change your password or lock your account.",
+    logins_caption: "The latest sign-ins and attempts",
+    col_event: "What happened",
+    col_detail: "How",
+    col_address: "IP address",
+    login_kinds: [
+        "Signed in",
+        "Wrong password",
+        "Wrong second factor",
+        "Account locked",
+        "Account unlocked",
+    ],
     verify_heading: "Verify your e-mail address",
     verify_intro: "Your address stays unverified until you type the code we send to",
     verify_send: "Send me a code",
@@ -733,7 +785,21 @@ struct ActivityPage {
     t: &'static WalletTexts,
     rows: Vec<ActivityRow>,
     next: Option<i64>,
+    /// Recipients to filter by (id, name), and the one chosen.
+    recipients: Vec<(String, String)>,
+    who: String,
+    logins: Vec<LoginRow>,
 }
+
+struct LoginRow {
+    when: String,
+    event: &'static str,
+    detail: String,
+    address: String,
+}
+
+/// The most sign-in events the page shows.
+const LOGIN_ROWS: usize = 50;
 
 async fn activity(
     State(state): State<PortalState>,
@@ -745,15 +811,38 @@ async fn activity(
     let Some(account_id) = citizen(&state, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
+    let t = texts(lang);
     let after = query.get("after").and_then(|a| a.parse().ok());
-    let page = state
-        .wallet
-        .access_log(&account_id, after, 100)
-        .await
-        .map_err(fail(lang))?;
-    let rows = page
-        .entries
+    let who = query.non_empty("who").map(str::to_owned);
+    // Filtered, the whole log is read (up to its export limit) and only the chosen
+    // recipient's releases are kept; unfiltered, it pages by position.
+    let (entries, next) = match &who {
+        Some(_) => (
+            state
+                .wallet
+                .access_log_export(&account_id)
+                .await
+                .map_err(fail(lang))?,
+            None,
+        ),
+        None => {
+            let page = state
+                .wallet
+                .access_log(&account_id, after, 100)
+                .await
+                .map_err(fail(lang))?;
+            (page.entries, page.next)
+        }
+    };
+    let mut recipients: Vec<(String, String)> = Vec::new();
+    for e in &entries {
+        if !recipients.iter().any(|(id, _)| *id == e.recipient) {
+            recipients.push((e.recipient.clone(), e.recipient_name.clone()));
+        }
+    }
+    let rows = entries
         .into_iter()
+        .filter(|e| who.as_deref().is_none_or(|w| e.recipient == w))
         .map(|e| ActivityRow {
             when: e.at.replace('T', " ").trim_end_matches('Z').to_owned(),
             who: e.recipient_name,
@@ -762,11 +851,37 @@ async fn activity(
             how: e.channel,
         })
         .collect();
+    let account = state
+        .idp
+        .accounts()
+        .get(&account_id)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?
+        .ok_or_else(|| PageError::new(PageErrorKind::NotFound, lang))?;
+    let logins = state
+        .idp
+        .sign_in_history(&account, LOGIN_ROWS)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?
+        .into_iter()
+        .map(|e| LoginRow {
+            when: rfc3339(e.at)
+                .replace('T', " ")
+                .trim_end_matches('Z')
+                .to_owned(),
+            event: t.login_kinds[e.kind as usize],
+            detail: e.detail,
+            address: e.addr.unwrap_or_default(),
+        })
+        .collect();
     let page = ActivityPage {
         chrome: Chrome::with_switch(lang, "/me/activity", &[]),
-        t: texts(lang),
+        t,
         rows,
-        next: page.next,
+        next,
+        recipients,
+        who: who.unwrap_or_default(),
+        logins,
     };
     render(&page, lang, StatusCode::OK, Vec::new())
 }

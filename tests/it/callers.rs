@@ -238,6 +238,24 @@ async fn an_agent_verifies_a_caller_by_code_and_every_look_is_in_the_citizens_lo
         "{}",
         activity.body
     );
+    let mine = get(
+        &citizen_browser,
+        &app,
+        &format!("/me/activity?who={}", pedro.id),
+    )
+    .await;
+    assert_eq!(
+        mine.body
+            .matches("Pedro Soto · Call center Santiago</td>")
+            .count(),
+        2
+    );
+    let nobody = get(&citizen_browser, &app, "/me/activity?who=someone-else").await;
+    assert!(
+        !nobody
+            .body
+            .contains("Pedro Soto · Call center Santiago</td>")
+    );
     let verified_events = app.journal_of_kind("caller.verified").await;
     assert_eq!(verified_events.len(), 1);
     assert_eq!(verified_events[0].actor.as_deref(), Some(pedro.id.as_str()));

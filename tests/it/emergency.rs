@@ -118,8 +118,25 @@ async fn the_citizen_locks_everything_at_once_and_unlocks_with_a_recovery_code()
         summary.recovery_codes_left,
         i64::try_from(codes.len()).unwrap() - 1
     );
-    let back = log_in(&cookie_client(), &app, "", RUN, PASSWORD).await;
+    let back_browser = cookie_client();
+    let back = log_in(&back_browser, &app, "", RUN, PASSWORD).await;
     assert_eq!(back.status, StatusCode::SEE_OTHER);
+    // The sign-in history shows it all, newest first.
+    let activity = get(&back_browser, &app, "/me/activity").await;
+    let history = &activity.body[activity.body.find("logins-heading").unwrap()..];
+    let mut rest = history;
+    for expected in [
+        "Ingreso",
+        "Cuenta desbloqueada",
+        "Contraseña incorrecta",
+        "Cuenta bloqueada",
+        "Ingreso",
+    ] {
+        let at = rest
+            .find(expected)
+            .unwrap_or_else(|| panic!("{expected} missing or out of order: {history}"));
+        rest = &rest[at + expected.len()..];
+    }
     // An account that is not locked has nothing to unlock.
     let again = unlock(&app, PASSWORD, &codes[1]).await;
     assert!(again.body.contains("no está bloqueada"));
