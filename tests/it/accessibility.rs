@@ -1,7 +1,12 @@
 //! Accessibility: every portal page, as a citizen and as an agent reach it in headless
 //! Chromium, is checked by axe-core (WCAG 2.0/2.1 A and AA rules) and must have no
 //! violation. axe-core is installed from the npm registry with the other Node.js test tools
-//! (`interop/node`), and injected into each page through the DevTools protocol.
+//! (`interop/node`), and injected into each page through the DevTools protocol. The citizen's
+//! pages are seen on a 320-pixel-wide phone screen and must not scroll sideways; the agent's
+//! on a desktop screen.
+//!
+//! With `CLAVE_SCREENSHOTS=DIR`, each page is also saved as a PNG in DIR (how the pictures in
+//! `docs/screenshots/` are made).
 
 use std::path::{Path, PathBuf};
 
@@ -56,9 +61,45 @@ async fn audit(page: &Page<'_>, axe: &str, label: &str) -> Vec<String> {
         .collect()
 }
 
+/// Checks the page loaded in `page`: axe, no sideways scrolling, and a screenshot when asked.
+async fn check(page: &Page<'_>, axe: &str, label: &str, found: &mut Vec<String>) {
+    found.extend(audit(page, axe, label).await);
+    let overflow = page
+        .eval("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await
+        .as_i64()
+        .unwrap_or(0);
+    if overflow > 0 {
+        found.push(format!("{label}: scrolls sideways by {overflow} px"));
+    }
+    if let Ok(dir) = std::env::var("CLAVE_SCREENSHOTS") {
+        let name: String = label
+            .trim_start_matches('/')
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let name = if name.is_empty() {
+            "home".to_owned()
+        } else {
+            name
+        };
+        page.screenshot(&Path::new(&dir).join(format!("{name}.png")))
+            .await;
+    }
+}
+
 async fn visit(page: &Page<'_>, app: &TestApp, axe: &str, path: &str, found: &mut Vec<String>) {
     page.goto(&app.at(path)).await;
-    found.extend(audit(page, axe, path).await);
+    check(page, axe, path, found).await;
+}
+
+/// Makes the tab a phone screen: 320 CSS pixels wide.
+async fn phone(page: &Page<'_>) {
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 320, "height": 640, "deviceScaleFactor": 2, "mobile": true}),
+    )
+    .await;
 }
 
 async fn sign_in(page: &Page<'_>, app: &TestApp, run: &str, password: &str) {
@@ -95,6 +136,7 @@ async fn every_portal_page_passes_axe_with_no_violation() {
 
     // Before signing in, and a form with its error summary.
     let page = browser.new_page().await;
+    phone(&page).await;
     for path in ["/", "/login", "/activate", "/unlock", "/nowhere"] {
         visit(&page, &app, &axe, path, &mut found).await;
     }
@@ -102,7 +144,7 @@ async fn every_portal_page_passes_axe_with_no_violation() {
     page.fill("input[name=run]", RUN).await;
     page.fill("input[name=password]", "not the password").await;
     page.click_and_wait("form button[type=submit]").await;
-    found.extend(audit(&page, &axe, "/login (wrong password)").await);
+    check(&page, &axe, "/login (wrong password)", &mut found).await;
 
     // The citizen's pages.
     sign_in(&page, &app, RUN, PASSWORD).await;
@@ -122,7 +164,7 @@ async fn every_portal_page_passes_axe_with_no_violation() {
     }
     page.click_and_wait("form[action='/me/verify-call'] button[type=submit]")
         .await;
-    found.extend(audit(&page, &axe, "/me/verify-call (code shown)").await);
+    check(&page, &axe, "/me/verify-call (code shown)", &mut found).await;
     let code = page
         .eval("document.getElementById('caller-code').textContent")
         .await
@@ -169,7 +211,7 @@ async fn every_portal_page_passes_axe_with_no_violation() {
     sign_in(&desk, &app, AGENT_RUN, AGENT_PASSWORD).await;
     desk.goto(&app.at("/login/second-factor?then=security"))
         .await;
-    found.extend(audit(&desk, &axe, "/login/second-factor").await);
+    check(&desk, &axe, "/login/second-factor", &mut found).await;
     let otp = oathtool(&secret, app.app.idp.ctx().clock.unix()).unwrap();
     desk.fill("input[name=code]", &otp).await;
     desk.click_and_wait("form button[type=submit]").await;
@@ -183,7 +225,7 @@ async fn every_portal_page_passes_axe_with_no_violation() {
         "{}",
         desk.text().await
     );
-    found.extend(audit(&desk, &axe, "/agent/checks (verified)").await);
+    check(&desk, &axe, "/agent/checks (verified)", &mut found).await;
 
     assert!(
         found.is_empty(),
