@@ -11,6 +11,7 @@ mod browser;
 mod callers;
 mod emergency;
 mod foundation;
+mod hardening;
 mod interop;
 mod login;
 mod mailbox;
