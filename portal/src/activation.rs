@@ -13,8 +13,8 @@ use clave_common::http::ClientAddr;
 use clave_idp::activation::ActivationError;
 
 use crate::PortalState;
-use crate::csrf::{self, CsrfToken};
-use crate::error::{PageError, PageErrorKind};
+use crate::csrf::CsrfToken;
+use crate::error::PageError;
 use crate::form::{self, Fields};
 use crate::i18n::Lang;
 use crate::page::{Chrome, render};
@@ -144,12 +144,7 @@ async fn activate(
     ClientAddr(addr): ClientAddr,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     let t = texts(lang);
     let typed = form.get("run").unwrap_or_default().trim().to_owned();
     let answer = |status: StatusCode, error: Option<String>, done: bool| {

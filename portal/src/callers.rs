@@ -24,7 +24,7 @@ use clave_wallet::value::{ADDRESS_FIELDS, rfc3339};
 use serde_json::Value;
 
 use crate::PortalState;
-use crate::csrf::{self, CsrfToken};
+use crate::csrf::CsrfToken;
 use crate::error::{PageError, PageErrorKind};
 use crate::form::{self, Fields};
 use crate::i18n::Lang;
@@ -389,12 +389,7 @@ async fn citizen_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     let Some(session) = crate::signed_in::session(&state.idp, &headers)
         .await
         .map_err(|e| PageError::from_idp(lang, &e))?
@@ -544,12 +539,7 @@ async fn agent_form(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Parsed, PageError> {
-    let form = Fields::parse(body);
-    let lang = Lang::choose(form.non_empty("lang"), headers, None);
-    if !form::is_form(headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(headers, body)?;
     let Some(agent) = agent(state, headers, lang).await? else {
         return Ok(Parsed::Answer(see_other("/login", Vec::new())));
     };

@@ -18,8 +18,8 @@ use clave_idp::factors::SecondFactorError;
 use clave_idp::session;
 
 use crate::PortalState;
-use crate::csrf::{self, CsrfToken};
-use crate::error::{PageError, PageErrorKind};
+use crate::csrf::CsrfToken;
+use crate::error::PageError;
 use crate::form::{self, Fields};
 use crate::i18n::Lang;
 use crate::page::{Chrome, render, see_other};
@@ -204,12 +204,7 @@ async fn lock(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     // Any signed-in session may lock, even one below the level the citizen demands of
     // sign-ins: locking only takes power away.
     let Some(token) = crate::cookies::get(&headers, session::COOKIE) else {
@@ -274,12 +269,7 @@ async fn unlock(
     ClientAddr(addr): ClientAddr,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     let t = texts(lang);
     let typed = form.get("run").unwrap_or_default().trim().to_owned();
     let answer = |status: StatusCode, error: Option<&'static str>, done: bool| {

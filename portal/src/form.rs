@@ -48,6 +48,23 @@ impl Fields {
     }
 }
 
+/// A signed-in page's form post, checked: the fields and the language they ask for, once the
+/// body is declared a urlencoded form and carries the browser's CSRF token. Every portal form
+/// handler starts here.
+pub fn checked(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Fields, crate::i18n::Lang), crate::error::PageError> {
+    use crate::error::{PageError, PageErrorKind};
+    let form = Fields::parse(body);
+    let lang = crate::i18n::Lang::choose(form.non_empty("lang"), headers, None);
+    if !is_form(headers) {
+        return Err(PageError::new(PageErrorKind::BadRequest, lang));
+    }
+    crate::csrf::verify(headers, form.get(crate::csrf::FIELD), lang)?;
+    Ok((form, lang))
+}
+
 /// Whether a request body is declared as a urlencoded form.
 pub fn is_form(headers: &HeaderMap) -> bool {
     headers

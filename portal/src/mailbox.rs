@@ -15,7 +15,7 @@ use clave_wallet::mailbox::{MailboxError, Notice};
 use clave_wallet::value::rfc3339;
 
 use crate::PortalState;
-use crate::csrf::{self, CsrfToken};
+use crate::csrf::CsrfToken;
 use crate::error::{PageError, PageErrorKind};
 use crate::form::{self, Fields};
 use crate::i18n::Lang;
@@ -331,12 +331,7 @@ async fn posted(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Fields, Lang, Option<Session>), PageError> {
-    let form = Fields::parse(body);
-    let lang = Lang::choose(form.non_empty("lang"), headers, None);
-    if !form::is_form(headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(headers, body)?;
     let session = session(state, headers, lang).await?;
     Ok((form, lang, session))
 }

@@ -23,7 +23,7 @@ use clave_idp::factors::{FactorSummary, SecondFactorError, is_fresh, rank};
 use clave_idp::session::{self, Authentication, Session};
 
 use crate::PortalState;
-use crate::csrf::{self, CsrfToken};
+use crate::csrf::CsrfToken;
 use crate::error::{PageError, PageErrorKind};
 use crate::form::{self, Fields};
 use crate::i18n::Lang;
@@ -204,12 +204,7 @@ async fn submit(
     ClientAddr(addr): ClientAddr,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     let Some(citizen) = citizen(&state, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };

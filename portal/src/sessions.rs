@@ -13,7 +13,7 @@ use clave_idp::factors;
 use clave_wallet::value::rfc3339;
 
 use crate::PortalState;
-use crate::csrf::{self, CsrfToken};
+use crate::csrf::CsrfToken;
 use crate::error::{PageError, PageErrorKind};
 use crate::form::{self, Fields};
 use crate::i18n::Lang;
@@ -188,12 +188,7 @@ async fn end(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     let Some(current) = crate::signed_in::session(&state.idp, &headers)
         .await
         .map_err(|e| PageError::from_idp(lang, &e))?

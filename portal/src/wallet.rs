@@ -15,7 +15,7 @@ use clave_wallet::value::{ADDRESS_FIELDS, rfc3339};
 use serde_json::{Map, Value};
 
 use crate::PortalState;
-use crate::csrf::{self, CsrfToken};
+use crate::csrf::CsrfToken;
 use crate::error::{PageError, PageErrorKind};
 use crate::form::{self, Fields};
 use crate::i18n::Lang;
@@ -529,12 +529,7 @@ async fn edit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     let Some(account_id) = citizen(&state, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
@@ -579,12 +574,7 @@ async fn email_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     let Some(account_id) = citizen(&state, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
@@ -718,12 +708,7 @@ async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    let lang = Lang::choose(form.non_empty("lang"), &headers, None);
-    if !form::is_form(&headers) {
-        return Err(PageError::new(PageErrorKind::BadRequest, lang));
-    }
-    csrf::verify(&headers, form.get(csrf::FIELD), lang)?;
+    let (form, lang) = form::checked(&headers, &body)?;
     let Some(account_id) = citizen(&state, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
