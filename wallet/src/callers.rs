@@ -522,6 +522,7 @@ impl Callers<'_> {
                 client_name: &recipient_name,
                 attributes: &released,
                 purpose: PURPOSE,
+                // What authorised the release: for an agent, the caller check.
                 consent_ids: std::slice::from_ref(&check.id),
                 channel: "agent",
             },
