@@ -157,7 +157,15 @@ impl App {
                 self.wallet.clone(),
                 stop.clone(),
             )),
-            tokio::spawn(clave_signer::crl::run_crl_worker(self.signer.clone(), stop)),
+            tokio::spawn(clave_signer::crl::run_crl_worker(
+                self.signer.clone(),
+                stop.clone(),
+            )),
+            // Signature requests: expiry and the services' callbacks.
+            tokio::spawn(clave_signer::requests::callbacks::run_request_worker(
+                self.signer.clone(),
+                stop,
+            )),
         ]
     }
 
@@ -174,6 +182,7 @@ impl App {
         let portal = clave_portal::PortalState {
             idp: self.idp.clone(),
             wallet: self.wallet.clone(),
+            signer: self.signer.clone(),
             config: self.config.clone(),
         };
         let routes = Router::new()

@@ -45,6 +45,8 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "mailbox:send",
     // Remote signing (the CSC API): a signer's own token.
     "sign",
+    // Services asking citizens and officials for signatures.
+    "sign:request",
 ];
 
 /// Scopes a client with redirect URIs gets when the operator names none.

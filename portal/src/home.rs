@@ -42,6 +42,8 @@ pub struct HomeTexts {
     pub attention: &'static str,
     /// Caller verifications waiting for an answer.
     pub callers_waiting: &'static str,
+    /// Signature requests waiting for the signer.
+    pub signatures_pending: &'static str,
     /// Permissions that end within [`EXPIRING_DAYS`].
     pub consents_expiring: &'static str,
     /// The navigation's label.
@@ -59,6 +61,8 @@ pub struct HomeTexts {
     /// .
     pub verify_call: &'static str,
     /// .
+    pub sign: &'static str,
+    /// .
     pub agent: &'static str,
 }
 
@@ -66,6 +70,7 @@ pub struct HomeTexts {
 pub static ES: HomeTexts = HomeTexts {
     attention: "Requiere tu atención",
     callers_waiting: "Un agente espera que apruebes la verificación de una llamada",
+    signatures_pending: "Documentos esperan tu firma",
     consents_expiring: "Permisos que vencen en los próximos 30 días",
     nav_label: "Tu cuenta",
     data: "Mis datos",
@@ -74,6 +79,7 @@ pub static ES: HomeTexts = HomeTexts {
     security: "Mi seguridad",
     sessions: "Mis sesiones",
     verify_call: "Verificar una llamada",
+    sign: "Documentos para firmar",
     agent: "Consola de atención",
 };
 
@@ -81,6 +87,7 @@ pub static ES: HomeTexts = HomeTexts {
 pub static EN: HomeTexts = HomeTexts {
     attention: "Needs your attention",
     callers_waiting: "An agent is waiting for you to approve a call verification",
+    signatures_pending: "Documents are waiting for your signature",
     consents_expiring: "Permissions ending within 30 days",
     nav_label: "Your account",
     data: "My data",
@@ -89,6 +96,7 @@ pub static EN: HomeTexts = HomeTexts {
     security: "My security",
     sessions: "My sessions",
     verify_call: "Verify a call",
+    sign: "Documents to sign",
     agent: "Service desk console",
 };
 
@@ -134,6 +142,14 @@ async fn show(
             .len();
         if waiting > 0 {
             attention.push((t.callers_waiting, "/me/verify-call".to_owned()));
+        }
+        let to_sign = state
+            .signer
+            .pending_count(&session.account_id)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
+        if to_sign > 0 {
+            attention.push((t.signatures_pending, "/me/sign".to_owned()));
         }
         let now = state.idp.ctx().clock.unix();
         let expiring = state

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use clave_common::Config;
 use clave_idp::Idp;
+use clave_signer::Signer;
 use clave_wallet::Wallet;
 
 pub mod activation;
@@ -34,6 +35,7 @@ pub mod second_factor;
 pub mod security;
 pub mod sessions;
 mod signed_in;
+pub mod signing;
 pub mod wallet;
 
 /// What the portal's handlers need.
@@ -43,6 +45,8 @@ pub struct PortalState {
     pub idp: Idp,
     /// The data wallet.
     pub wallet: Wallet,
+    /// The signing service.
+    pub signer: Signer,
     /// The configuration in force.
     pub config: Arc<Config>,
 }
@@ -65,5 +69,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(activation::routes())
         .merge(mailbox::routes())
         .merge(sessions::routes())
+        .merge(signing::routes())
         .with_state(state)
 }

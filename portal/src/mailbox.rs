@@ -222,16 +222,6 @@ fn fail(lang: Lang) -> impl Fn(MailboxError) -> PageError {
     }
 }
 
-async fn session(
-    state: &PortalState,
-    headers: &HeaderMap,
-    lang: Lang,
-) -> Result<Option<Session>, PageError> {
-    crate::signed_in::session(&state.idp, headers)
-        .await
-        .map_err(|e| PageError::from_idp(lang, &e))
-}
-
 fn when(unix: i64) -> String {
     rfc3339(unix).replace('T', " ").replace('Z', " UTC")
 }
@@ -264,7 +254,7 @@ async fn inbox(
 ) -> Result<Response, PageError> {
     let query = Fields::from_query(query.as_deref());
     let lang = Lang::choose(query.non_empty("lang"), &headers, None);
-    let Some(session) = session(&state, &headers, lang).await? else {
+    let Some(session) = crate::signed_in::page_session(&state.idp, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
     let t = texts(lang);
@@ -332,7 +322,7 @@ async fn posted(
     body: &Bytes,
 ) -> Result<(Fields, Lang, Option<Session>), PageError> {
     let (form, lang) = form::checked(headers, body)?;
-    let session = session(state, headers, lang).await?;
+    let session = crate::signed_in::page_session(&state.idp, headers, lang).await?;
     Ok((form, lang, session))
 }
 
@@ -424,7 +414,7 @@ async fn notice(
 ) -> Result<Response, PageError> {
     let query = Fields::from_query(query.as_deref());
     let lang = Lang::choose(query.non_empty("lang"), &headers, None);
-    let Some(session) = session(&state, &headers, lang).await? else {
+    let Some(session) = crate::signed_in::page_session(&state.idp, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
     let t = texts(lang);
@@ -484,7 +474,7 @@ async fn attachment(
     Path((id, position)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let lang = Lang::choose(None, &headers, None);
-    let Some(session) = session(&state, &headers, lang).await? else {
+    let Some(session) = crate::signed_in::page_session(&state.idp, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
     let position: i64 = position

@@ -10,6 +10,8 @@ use clave_idp::session::{self, Session};
 use clave_idp::{Idp, IdpError};
 
 use crate::cookies;
+use crate::error::PageError;
+use crate::i18n::Lang;
 
 /// The browser's session, if it has one at the level its citizen demands of every sign-in.
 pub(crate) async fn session(idp: &Idp, headers: &HeaderMap) -> Result<Option<Session>, IdpError> {
@@ -25,4 +27,15 @@ pub(crate) async fn session(idp: &Idp, headers: &HeaderMap) -> Result<Option<Ses
         .await?
         .own_minimum();
     Ok((factors::rank(&session.acr) >= own_minimum).then_some(session))
+}
+
+/// [`session`] for a page: a failure becomes the error page in `lang`.
+pub(crate) async fn page_session(
+    idp: &Idp,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<Option<Session>, PageError> {
+    session(idp, headers)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))
 }

@@ -348,9 +348,8 @@ async fn citizen(
     headers: &HeaderMap,
     lang: Lang,
 ) -> Result<Option<String>, PageError> {
-    Ok(crate::signed_in::session(&state.idp, headers)
-        .await
-        .map_err(|e| PageError::from_idp(lang, &e))?
+    Ok(crate::signed_in::page_session(&state.idp, headers, lang)
+        .await?
         .map(|s| s.account_id))
 }
 

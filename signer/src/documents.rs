@@ -28,6 +28,25 @@ impl Format {
         }
     }
 
+    /// The format from its name in clave's own APIs (`pades`, `cades`, `jades`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "cades" => Some(Self::Cades),
+            "jades" => Some(Self::Jades),
+            "pades" => Some(Self::Pades),
+            _ => None,
+        }
+    }
+
+    /// Its name in clave's own APIs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cades => "cades",
+            Self::Jades => "jades",
+            Self::Pades => "pades",
+        }
+    }
+
     /// The media type of the signature this format makes.
     pub fn media_type(self) -> &'static str {
         match self {

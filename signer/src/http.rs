@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clave_common::http::{ApiError, ApiJson, ClientAddr};
 use clave_idp::accounts::Account;
-use clave_idp::oidc::error::{ErrorCode, OAuthError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -39,7 +38,8 @@ pub fn router(signer: Signer) -> Router {
         .route("/tsa", post(time_stamp))
         .route("/pki/{file}", get(ca_certificate))
         .route("/pki/crl/{file}", get(crl))
-        .with_state(signer)
+        .with_state(signer.clone())
+        .merge(crate::requests::http::router(signer))
 }
 
 /// An API failure: the JSON error with its status.
@@ -78,17 +78,6 @@ impl From<SignerError> for Failure {
     }
 }
 
-impl From<OAuthError> for Failure {
-    fn from(e: OAuthError) -> Self {
-        Self(match e.code {
-            ErrorCode::InvalidToken => ApiError::invalid_token(e.description),
-            ErrorCode::TemporarilyUnavailable => ApiError::unavailable(),
-            ErrorCode::ServerError => ApiError::internal(e.description),
-            _ => ApiError::invalid_request(e.description),
-        })
-    }
-}
-
 /// The signer behind a bearer token: a citizen's token with the `sign` scope.
 struct Caller {
     account: Account,
@@ -96,37 +85,8 @@ struct Caller {
 }
 
 async fn caller(signer: &Signer, headers: &HeaderMap) -> Result<Caller, Failure> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::invalid_token(format!(
-                "an access token with the scope `{SCOPE_SIGN}` is required: send `Authorization: Bearer <token>`"
-            ))
-        })?;
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::invalid_token(
-            "the Authorization header must be `Bearer <access token>`",
-        )
-        .into());
-    }
-    let claims = signer
-        .idp()
-        .tokens()
-        .validate_access_token(token.trim())
-        .await?;
-    if !claims.scopes().contains(&SCOPE_SIGN) {
-        let mut e = ApiError::forbidden(
-            "insufficient_scope",
-            format!("signing needs an access token with the scope `{SCOPE_SIGN}`"),
-        );
-        e.challenge = Some(format!(
-            "Bearer error=\"insufficient_scope\", scope=\"{SCOPE_SIGN}\""
-        ));
-        return Err(e.into());
-    }
-    let account_id = claims.account_id.clone().ok_or_else(|| {
+    let bearer = signer.idp().bearer(headers, SCOPE_SIGN).await?;
+    let account_id = bearer.account_id.ok_or_else(|| {
         ApiError::forbidden(
             "access_denied",
             "signing is the signer's own act: use a token from the signer's login, not a service's",
@@ -141,7 +101,7 @@ async fn caller(signer: &Signer, headers: &HeaderMap) -> Result<Caller, Failure>
         .ok_or_else(|| ApiError::invalid_token("the token's account no longer exists"))?;
     Ok(Caller {
         account,
-        client_id: claims.client_id,
+        client_id: bearer.client.client_id,
     })
 }
 

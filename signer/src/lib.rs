@@ -21,6 +21,7 @@ pub mod jades;
 pub mod keys;
 pub mod pades;
 pub mod profile;
+pub mod requests;
 pub mod tsa;
 pub mod verify;
 

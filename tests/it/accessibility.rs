@@ -132,6 +132,32 @@ async fn every_portal_page_passes_axe_with_no_violation() {
         .await
         .unwrap();
     app.app.wallet.mailbox().follow_journal().await.unwrap();
+    // A signature request for the signing pages.
+    let mut registry = crate::support::rp::web_client("Registro Civil");
+    registry.scopes.push("sign:request".into());
+    let registry = crate::support::rp::register(&app, registry).await;
+    let registry = app
+        .app
+        .idp
+        .clients()
+        .get(&registry.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    app.app
+        .signer
+        .create_request(
+            &registry,
+            serde_json::from_value(json!({
+                "signer": { "run": RUN },
+                "purpose": "Firma del contrato de arriendo",
+                "format": "cades",
+                "documents": [{ "name": "contrato.txt", "media_type": "text/plain", "content": "Q29udHJhdG8=" }],
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
     let mut found = Vec::new();
 
     // Before signing in, and a form with its error summary.
@@ -158,10 +184,12 @@ async fn every_portal_page_passes_axe_with_no_violation() {
         "/me/sessions",
         "/me/mailbox",
         "/me/lock",
+        "/me/sign",
         "/me/verify-call",
     ] {
         visit(&page, &app, &axe, path, &mut found).await;
     }
+
     page.click_and_wait("form[action='/me/verify-call'] button[type=submit]")
         .await;
     check(&page, &axe, "/me/verify-call (code shown)", &mut found).await;
@@ -179,6 +207,15 @@ async fn every_portal_page_passes_axe_with_no_violation() {
         visit(&page, &app, &axe, href, &mut found).await;
     } else {
         found.push("/me/mailbox: no notice to open".into());
+    }
+    page.goto(&app.at("/me/sign")).await;
+    let request = page
+        .eval("document.querySelector('a[href^=\"/me/sign/\"]')?.getAttribute('href')")
+        .await;
+    if let Some(href) = request.as_str() {
+        visit(&page, &app, &axe, href, &mut found).await;
+    } else {
+        found.push("/me/sign: no request to open".into());
     }
 
     // The agent's console, in a browser of its own, at level 2.

@@ -27,6 +27,8 @@ const FORMS: &[&str] = &[
     "/me/verify-call",
     "/me/mailbox",
     "/me/mailbox/0190d000-0000-7000-8000-000000000000",
+    "/me/sign",
+    "/me/sign/0190d000-0000-7000-8000-000000000000",
     "/agent/verify",
     "/agent/start",
     "/agent/unlock",

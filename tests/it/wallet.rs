@@ -10,61 +10,12 @@ use serde_json::{Value, json};
 
 use crate::support::TestApp;
 use crate::support::rp::{
-    Browser, OnConsent, PASSWORD, RUN, Registered, Rp, citizen, jwt_parts, register,
+    Browser, EventListener, OnConsent, PASSWORD, RUN, Registered, Rp, citizen, jwt_parts, register,
     verify_with_jwks, web_client,
 };
 
 mod cli;
 mod email;
-
-/// A service's consent-events endpoint on a loopback port: records each Security Event Token
-/// POSTed to it, answering `503` to the first `fail_first`.
-struct EventListener {
-    uri: String,
-    tokens: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
-}
-
-impl EventListener {
-    async fn start(fail_first: usize) -> Self {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let uri = format!("http://{}/events", listener.local_addr().unwrap());
-        let (sender, tokens) = tokio::sync::mpsc::unbounded_channel();
-        let seen = Arc::new(AtomicUsize::new(0));
-        let app = axum::Router::new().route(
-            "/events",
-            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-                let sender = sender.clone();
-                let seen = seen.clone();
-                async move {
-                    let kind = headers
-                        .get("content-type")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = sender.send((kind, body));
-                    if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE
-                    } else {
-                        axum::http::StatusCode::ACCEPTED
-                    }
-                }
-            }),
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { uri, tokens }
-    }
-
-    /// The next event token received, checked to come as `application/secevent+jwt`.
-    fn received(&mut self) -> Option<String> {
-        let (kind, token) = self.tokens.try_recv().ok()?;
-        assert_eq!(kind, "application/secevent+jwt");
-        Some(token)
-    }
-}
 
 /// A source agency: a service client allowed to publish.
 async fn source(app: &TestApp, name: &str, attributes: &[&str]) -> (Registered, String) {

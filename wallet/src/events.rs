@@ -11,13 +11,14 @@ use std::time::Duration;
 use clave_common::id::new_id;
 use clave_common::journal::{self, NewEvent};
 use clave_idp::oidc::flow::backchannel::{MAX_ATTEMPTS, retry_delay};
-use serde_json::{Map, json};
+use clave_idp::push::Event;
+use serde_json::json;
 
 use crate::consent::Consent;
 use crate::{Wallet, WalletError};
 
 /// The `typ` of consent event tokens.
-pub const EVENT_TYP: &str = "secevent+jwt";
+pub use clave_idp::push::EVENT_TYP;
 /// The event URI prefix: `…/consent/revoked`, `…/consent/expired`.
 pub const EVENT_PREFIX: &str = "urn:clave:event:consent:";
 /// How often the worker runs.
@@ -153,69 +154,34 @@ impl Wallet {
     }
 
     async fn send_event(&self, http: &reqwest::Client, delivery: &Delivery) -> Result<(), String> {
-        let idp = self.idp();
-        let client = idp
-            .clients()
-            .get(&delivery.client_id)
-            .await
-            .map_err(|e| format!("cannot load the client: {e}"))?
-            .ok_or_else(|| "the client is no longer registered".to_owned())?;
         let consent = self
             .consents()
             .get(&delivery.consent_id)
             .await
             .map_err(|e| format!("cannot load the consent: {e}"))?
             .ok_or_else(|| "the consent is gone".to_owned())?;
-        let now = idp.ctx().clock.unix();
-        let mut claims = Map::new();
-        claims.insert("iss".into(), json!(idp.ctx().config.issuer()));
-        claims.insert("aud".into(), json!(client.client_id));
-        claims.insert("iat".into(), json!(now));
-        claims.insert("jti".into(), json!(new_id()));
-        claims.insert(
-            "sub".into(),
-            json!(client.subject_for_account(&consent.account_id)),
-        );
-        claims.insert(
-            "events".into(),
-            json!({ format!("{EVENT_PREFIX}{}", delivery.event): {
-                "consent_id": consent.id,
-                "attributes": consent.attributes,
-            }}),
-        );
-        let token = idp
-            .tokens()
-            .sign_jwt(client.id_token_alg, EVENT_TYP, &claims)
+        self.idp()
+            .push_event(
+                http,
+                Event {
+                    client_id: &delivery.client_id,
+                    account_id: &consent.account_id,
+                    event: format!("{EVENT_PREFIX}{}", delivery.event),
+                    payload: json!({
+                        "consent_id": consent.id,
+                        "attributes": consent.attributes,
+                    }),
+                    uri: &delivery.uri,
+                },
+            )
             .await
-            .map_err(|e| format!("cannot sign the event: {e}"))?;
-        let response = http
-            .post(&delivery.uri)
-            .header("content-type", "application/secevent+jwt")
-            .body(token)
-            .send()
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "the service answered HTTP {}",
-                response.status().as_u16()
-            ))
-        }
     }
 }
 
 /// Expires lapsed consents and sends consent events until `stop` turns true; the server runs
 /// one per node.
 pub async fn run_wallet_worker(wallet: Wallet, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let http = match reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("clave consent events")
-        .build()
-    {
+    let http = match clave_idp::push::client("clave consent events") {
         Ok(http) => http,
         Err(error) => {
             tracing::error!(%error, "the wallet worker cannot start");

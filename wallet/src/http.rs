@@ -10,7 +10,6 @@ use axum::{Json, Router};
 use clave_common::http::{ApiError, ApiJson};
 use clave_idp::IdpError;
 use clave_idp::clients::Client;
-use clave_idp::oidc::error::{ErrorCode, OAuthError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -94,24 +93,7 @@ pub(crate) fn idp_failure(e: IdpError) -> ApiError {
     }
 }
 
-impl From<OAuthError> for Failure {
-    fn from(e: OAuthError) -> Self {
-        Self(match e.code {
-            ErrorCode::InvalidToken => ApiError::invalid_token(e.description),
-            ErrorCode::TemporarilyUnavailable => ApiError::unavailable(),
-            ErrorCode::ServerError => ApiError::internal(e.description),
-            _ => ApiError::invalid_request(e.description),
-        })
-    }
-}
-
-/// Who a valid bearer token stands for.
-pub(crate) struct Caller {
-    pub(crate) client: Client,
-    pub(crate) account_id: Option<String>,
-    /// The level the citizen authenticated at, for a citizen's token.
-    pub(crate) acr: Option<String>,
-}
+pub(crate) use clave_idp::bearer::Bearer as Caller;
 
 /// Validates the bearer token and requires `scope`.
 pub(crate) async fn caller(
@@ -119,46 +101,7 @@ pub(crate) async fn caller(
     headers: &HeaderMap,
     scope: &str,
 ) -> Result<Caller, Failure> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            let mut e = ApiError::invalid_token(format!(
-                "an access token with the scope `{scope}` is required: send `Authorization: Bearer <token>`"
-            ));
-            e.challenge = Some("Bearer".into());
-            e
-        })?;
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::invalid_token(
-            "the Authorization header must be `Bearer <access token>`",
-        )
-        .into());
-    }
-    let idp = wallet.idp();
-    let claims = idp.tokens().validate_access_token(token.trim()).await?;
-    if !claims.scopes().contains(&scope) {
-        let mut e = ApiError::forbidden(
-            "insufficient_scope",
-            format!("this API needs an access token with the scope `{scope}`"),
-        );
-        e.challenge = Some(format!(
-            "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
-        ));
-        return Err(e.into());
-    }
-    let client = idp
-        .clients()
-        .get(&claims.client_id)
-        .await
-        .map_err(idp_failure)?
-        .ok_or_else(|| ApiError::invalid_token("the token's client is no longer registered"))?;
-    Ok(Caller {
-        client,
-        account_id: claims.account_id,
-        acr: claims.acr,
-    })
+    Ok(wallet.idp().bearer(headers, scope).await?)
 }
 
 /// A service calling for itself (a client-credentials token, not a citizen's).
@@ -167,15 +110,7 @@ pub(crate) async fn service(
     headers: &HeaderMap,
     scope: &str,
 ) -> Result<Client, Failure> {
-    let caller = caller(wallet, headers, scope).await?;
-    if caller.account_id.is_some() {
-        return Err(ApiError::forbidden(
-            "invalid_token",
-            "this API is for services: use a client_credentials token, not a citizen's",
-        )
-        .into());
-    }
-    Ok(caller.client)
+    Ok(wallet.idp().service_bearer(headers, scope).await?)
 }
 
 /// A citizen, through a token issued to some service with the `wallet` scope.

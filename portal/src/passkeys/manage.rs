@@ -166,17 +166,6 @@ fn row(info: PasskeyInfo) -> Row {
     }
 }
 
-/// The browser's session, if any.
-async fn session_of(
-    state: &PortalState,
-    headers: &HeaderMap,
-    lang: Lang,
-) -> Result<Option<Session>, PageError> {
-    crate::signed_in::session(&state.idp, headers)
-        .await
-        .map_err(|e| PageError::from_idp(lang, &e))
-}
-
 fn page_error(lang: Lang, e: PasskeyError) -> PageError {
     match e {
         PasskeyError::NotFound => PageError::new(PageErrorKind::NotFound, lang),
@@ -193,7 +182,7 @@ async fn show(
     let query = Fields::from_query(query.as_deref());
     let explicit = query.non_empty("lang");
     let lang = Lang::choose(explicit, &headers, None);
-    let Some(session) = session_of(&state, &headers, lang).await? else {
+    let Some(session) = crate::signed_in::page_session(&state.idp, &headers, lang).await? else {
         return Ok(see_other("/login", Vec::new()));
     };
     let notice = match query.get("done") {
@@ -255,7 +244,7 @@ async fn changing(
         return Err(PageError::new(PageErrorKind::BadRequest, lang));
     }
     csrf::verify(headers, form.get(csrf::FIELD), lang)?;
-    let Some(session) = session_of(state, headers, lang).await? else {
+    let Some(session) = crate::signed_in::page_session(&state.idp, headers, lang).await? else {
         return Ok(Err(see_other("/login", Vec::new())));
     };
     let allowed = super::may_change_factors(state, &session)

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::{Signatory, fetch_pki, openssl};
 
 /// A one-page PDF 1.7 with a classic cross-reference table.
-fn minimal_pdf() -> Vec<u8> {
+pub(super) fn minimal_pdf() -> Vec<u8> {
     let content = "BT /F1 18 Tf 72 760 Td (Resolucion exenta 1234) Tj ET";
     let stream = format!(
         "<< /Length {} >>\nstream\n{content}\nendstream",
@@ -94,7 +94,7 @@ fn pyhanko() -> Option<std::path::PathBuf> {
 /// `pyhanko sign validate` on `file` trusting `root.pem`, revocation checked against the
 /// CRLs the certificates point to (served by the test server); whether it exited 0 and
 /// what it printed.
-async fn pyhanko_validate(dir: &Path, file: &str) -> Option<(bool, String)> {
+pub(super) async fn pyhanko_validate(dir: &Path, file: &str) -> Option<(bool, String)> {
     let program = pyhanko()?;
     // Asynchronously: pyHanko fetches the CRLs from the test server on this runtime.
     let out = tokio::process::Command::new(program)

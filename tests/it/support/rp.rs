@@ -588,6 +588,58 @@ impl LogoutListener {
     }
 }
 
+/// A service's event endpoint on a loopback port (consent events, signature request
+/// callbacks): records each Security Event Token POSTed to it, answering `503` to the first
+/// `fail_first`.
+pub struct EventListener {
+    /// The endpoint's URI.
+    pub uri: String,
+    tokens: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+}
+
+impl EventListener {
+    /// Starts listening.
+    pub async fn start(fail_first: usize) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}/events", listener.local_addr().unwrap());
+        let (sender, tokens) = tokio::sync::mpsc::unbounded_channel();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let app = axum::Router::new().route(
+            "/events",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let sender = sender.clone();
+                let seen = seen.clone();
+                async move {
+                    let kind = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = sender.send((kind, body));
+                    if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        axum::http::StatusCode::ACCEPTED
+                    }
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { uri, tokens }
+    }
+
+    /// The next event token received, checked to come as `application/secevent+jwt`.
+    pub fn received(&mut self) -> Option<String> {
+        let (kind, token) = self.tokens.try_recv().ok()?;
+        assert_eq!(kind, "application/secevent+jwt");
+        Some(token)
+    }
+}
+
 /// The header and claims of a compact JWS, without checking the signature.
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine;

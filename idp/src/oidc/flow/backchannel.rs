@@ -39,10 +39,6 @@ const BATCH: i64 = 32;
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Rounds between purges of lapsed rows (about ten minutes).
 const PURGE_EVERY: u32 = 300;
-/// How long a service gets to accept the connection: a dead one must not hold the worker up.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long a service gets to answer, connection included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Inside the transaction that ends a session: revokes every grant made in it, so its access
 /// and refresh tokens stop working at once, and queues a back-channel notice for each service
@@ -155,13 +151,7 @@ pub async fn run_backchannel_worker(idp: Idp, mut stop: tokio::sync::watch::Rece
 }
 
 pub(crate) fn http_client() -> Result<reqwest::Client, IdpError> {
-    reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("clave back-channel logout")
-        .build()
-        .map_err(|e| IdpError::Internal(format!("cannot build the HTTP client: {e}")))
+    crate::push::client("clave back-channel logout")
 }
 
 #[derive(Debug, sqlx::FromRow)]
