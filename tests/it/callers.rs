@@ -82,6 +82,12 @@ pub(crate) async fn submit(
 ) -> Fetched {
     let page = get(client, app, from).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    // The form is on the page, where a person sees it: inside the main landmark.
+    let main = page.body.find("<main").expect("the page has a main landmark");
+    assert!(
+        page.body[main..].contains(&format!("action=\"{path}\"")),
+        "{from} shows no form that posts to {path}"
+    );
     let csrf = page.field("csrf").unwrap();
     let mut fields = vec![("csrf", csrf.as_str())];
     fields.extend_from_slice(form);
