@@ -3,6 +3,8 @@
 -- the service reads the outcome, and may be told by a callback. Document contents and the
 -- signed outputs are stored as base64 text, the same on both backends.
 
+-- `institution_id`: set when the signer signs as an official of that institution (with the
+-- certificate from its CA), none for a signature in the signer's own name.
 -- `status`: pending | signed | declined | expired. `format`: pades | cades | jades.
 -- `level`: B-B | B-T. `callback_status`: NULL without a callback URL, otherwise pending,
 -- delivered or abandoned once the request is decided.
@@ -11,6 +13,7 @@ CREATE TABLE signer_requests (
     client_id TEXT NOT NULL,
     account_id TEXT NOT NULL REFERENCES idp_accounts (id),
     addressed_as TEXT NOT NULL,
+    institution_id TEXT,
     purpose TEXT NOT NULL,
     format TEXT NOT NULL,
     level TEXT NOT NULL,

@@ -33,6 +33,8 @@ struct HomePage {
     attention: Vec<(&'static str, String)>,
     /// Whether the account is an agent's (a link to the console).
     agent: bool,
+    /// Whether the account is an official's or an institution's staff (a link to theirs).
+    official: bool,
 }
 
 /// The start page's sentences in one language.
@@ -64,6 +66,8 @@ pub struct HomeTexts {
     pub sign: &'static str,
     /// .
     pub agent: &'static str,
+    /// .
+    pub official: &'static str,
 }
 
 /// Spanish.
@@ -81,6 +85,7 @@ pub static ES: HomeTexts = HomeTexts {
     verify_call: "Verificar una llamada",
     sign: "Documentos para firmar",
     agent: "Consola de atención",
+    official: "Consola de funcionarios",
 };
 
 /// English.
@@ -98,6 +103,7 @@ pub static EN: HomeTexts = HomeTexts {
     verify_call: "Verify a call",
     sign: "Documents to sign",
     agent: "Service desk console",
+    official: "Officials' console",
 };
 
 /// Permissions ending within this many days are listed as needing attention.
@@ -132,6 +138,7 @@ async fn show(
     };
     let mut attention = Vec::new();
     let mut agent = false;
+    let mut official = false;
     if let Some(session) = &session {
         let waiting = state
             .wallet
@@ -171,6 +178,11 @@ async fn show(
             .await
             .map_err(|e| PageError::from_idp(lang, &e))?
             .is_some();
+        official = state
+            .signer
+            .is_official_or_staff(&session.account_id)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
     }
     let name = match session {
         Some(session) => state
@@ -193,6 +205,7 @@ async fn show(
         t,
         attention,
         agent,
+        official,
     };
     render(&page, lang, StatusCode::OK, cookies)
 }

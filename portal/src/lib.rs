@@ -29,6 +29,7 @@ pub mod i18n;
 pub mod login;
 pub mod logout;
 pub mod mailbox;
+pub mod official;
 pub mod page;
 pub mod passkeys;
 pub mod second_factor;
@@ -70,5 +71,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(mailbox::routes())
         .merge(sessions::routes())
         .merge(signing::routes())
+        .merge(official::routes())
         .with_state(state)
 }

@@ -92,6 +92,8 @@ pub struct SigningTexts {
     pub purpose: &'static str,
     /// .
     pub format: &'static str,
+    /// Signing as an official of an institution.
+    pub as_official: &'static str,
     /// .
     pub received: &'static str,
     /// .
@@ -162,6 +164,7 @@ pub static ES: SigningTexts = SigningTexts {
     from: "Institución",
     purpose: "Motivo",
     format: "Formato de firma",
+    as_official: "Firmas como funcionario de",
     received: "Recibida",
     until: "Plazo para firmar",
     state: "Estado",
@@ -213,6 +216,7 @@ pub static EN: SigningTexts = SigningTexts {
     from: "Public body",
     purpose: "Purpose",
     format: "Signature format",
+    as_official: "You sign as an official of",
     received: "Received",
     until: "Sign by",
     state: "Status",
@@ -470,6 +474,7 @@ struct RequestPage {
     from: String,
     purpose: String,
     format: String,
+    institution: Option<String>,
     received: String,
     until: String,
     state: &'static str,
@@ -496,8 +501,20 @@ async fn request_page(
         .await
         .map_err(|e| fail(lang, e))?;
     let can_sign = can_sign(state, session, lang).await?;
+    let institution = match &request.institution_id {
+        Some(id) => Some(
+            state
+                .signer
+                .institution(id)
+                .await
+                .map_err(|e| fail(lang, e))?
+                .map_or_else(|| id.clone(), |i| i.name),
+        ),
+        None => None,
+    };
     let (csrf, cookies) = CsrfToken::page(headers, state.config.is_https());
     let page = RequestPage {
+        institution,
         chrome: Chrome::new(lang),
         t,
         from: service_name(state, &request.client_id).await,

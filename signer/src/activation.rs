@@ -66,6 +66,41 @@ pub(crate) fn owned_usable(
 }
 
 impl Signer {
+    /// Checks a fresh one-time code from `account`'s authenticator app: the proof of sole
+    /// control every signature activation and every approval asks for.
+    pub(crate) async fn check_code(
+        &self,
+        account: &Account,
+        otp: &str,
+        addr: IpAddr,
+    ) -> Result<(), SignerError> {
+        if otp.trim().is_empty() {
+            return Err(SignerError::SecondFactor(
+                "authData: a one-time code from the signer's authenticator (id `otp`) is required"
+                    .into(),
+            ));
+        }
+        self.idp()
+            .totps()
+            .verify(account, otp.trim(), addr)
+            .await
+            .map_err(|e| match e {
+                SecondFactorError::Internal(e) => SignerError::from(e),
+                SecondFactorError::Reused => SignerError::SecondFactor(
+                    "the one-time code was already used; wait for the next one".into(),
+                ),
+                SecondFactorError::NotEnrolled => {
+                    SignerError::SecondFactor("the signer has no authenticator app enrolled".into())
+                }
+                SecondFactorError::LockedOut { retry_after } => SignerError::SecondFactor(format!(
+                    "too many failed codes; retry in {retry_after} seconds"
+                )),
+                SecondFactorError::Invalid => {
+                    SignerError::SecondFactor("the one-time code is not valid".into())
+                }
+            })
+    }
+
     /// Checks the second factor and binds a new SAD to the request's hashes.
     pub async fn authorize(
         &self,
@@ -109,31 +144,8 @@ impl Signer {
             }
             hex_hashes.push(h);
         }
-        if request.otp.trim().is_empty() {
-            return Err(SignerError::SecondFactor(
-                "authData: a one-time code from the signer's authenticator (id `otp`) is required"
-                    .into(),
-            ));
-        }
-        self.idp()
-            .totps()
-            .verify(request.account, request.otp, request.addr)
-            .await
-            .map_err(|e| match e {
-                SecondFactorError::Internal(e) => SignerError::from(e),
-                SecondFactorError::Reused => SignerError::SecondFactor(
-                    "the one-time code was already used; wait for the next one".into(),
-                ),
-                SecondFactorError::NotEnrolled => {
-                    SignerError::SecondFactor("the signer has no authenticator app enrolled".into())
-                }
-                SecondFactorError::LockedOut { retry_after } => SignerError::SecondFactor(format!(
-                    "too many failed codes; retry in {retry_after} seconds"
-                )),
-                SecondFactorError::Invalid => {
-                    SignerError::SecondFactor("the one-time code is not valid".into())
-                }
-            })?;
+        self.check_code(request.account, request.otp, request.addr)
+            .await?;
         let sad = random_token(32);
         let expires_at = now + SAD_TTL_SECS;
         let mut tx = ctx.db.begin().await?;

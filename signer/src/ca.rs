@@ -19,7 +19,7 @@ pub const CITIZENS: &str = "ciudadanos";
 /// Years a root certificate is valid.
 const ROOT_YEARS: i64 = 20;
 /// Years an issuing CA's certificate is valid.
-const ISSUING_YEARS: i64 = 10;
+pub(crate) const ISSUING_YEARS: i64 = 10;
 
 /// A certificate authority of this deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +110,7 @@ impl Signer {
         self.ensure_tsa().await
     }
 
-    async fn create_ca(
+    pub(crate) async fn create_ca(
         &self,
         id: &str,
         parent: Option<&str>,

@@ -105,11 +105,24 @@ impl Signer {
 
     /// Every credential of an account, newest first.
     pub async fn credentials_of(&self, account_id: &str) -> Result<Vec<Credential>, SignerError> {
+        self.credentials_where("account_id", account_id).await
+    }
+
+    /// Every credential a CA issued, newest first.
+    pub async fn credentials_of_ca(&self, ca_id: &str) -> Result<Vec<Credential>, SignerError> {
+        self.credentials_where("ca_id", ca_id).await
+    }
+
+    async fn credentials_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Vec<Credential>, SignerError> {
         let rows: Vec<CredentialRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM signer_credentials WHERE account_id = $1 \
+            "SELECT {COLUMNS} FROM signer_credentials WHERE {column} = $1 \
              ORDER BY created_at DESC, id DESC"
         ))
-        .bind(account_id)
+        .bind(value)
         .fetch_all(self.ctx().db.pool())
         .await?;
         rows.into_iter().map(Credential::try_from).collect()
@@ -144,7 +157,7 @@ impl Signer {
         if !self.idp().totps().is_active(&account.id).await? {
             return Ok(None);
         }
-        match self.issue(account, None, &account.id).await {
+        match self.issue(account, CITIZENS, None, &account.id).await {
             Ok(credential) => Ok(Some(credential)),
             // Another request issued it first.
             Err(SignerError::Conflict(_)) => Ok(self
@@ -156,11 +169,12 @@ impl Signer {
         }
     }
 
-    /// Issues a credential for `account` from the citizens' CA; with `official`, the
+    /// Issues a credential for `account` from the CA `ca_id`; with `official`, the
     /// certificate also names the institution and position. `actor` is who asked.
     pub async fn issue(
         &self,
         account: &Account,
+        ca_id: &str,
         official: Option<Official>,
         actor: &str,
     ) -> Result<Credential, SignerError> {
@@ -172,7 +186,6 @@ impl Signer {
                     .into(),
             ));
         }
-        let ca_id = CITIZENS;
         let (_, issuer) = self.issuer(ca_id).await?;
         let now = ctx.clock.now();
         let serial = random_serial();

@@ -17,6 +17,7 @@ mod der;
 pub mod documents;
 pub mod error;
 pub mod http;
+pub mod institutions;
 pub mod jades;
 pub mod keys;
 pub mod pades;

@@ -20,6 +20,9 @@ pub enum SignCmd {
     /// Signers' certificates.
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Institutions, their CAs and their staff (administrators, operators, ministros de fe).
+    #[command(subcommand)]
+    Institution(InstitutionCmd),
     /// Verify a signed PDF, or a detached signature (CAdES `.p7s` or JAdES JSON) over a file.
     Verify {
         /// The signed file.
@@ -52,11 +55,12 @@ pub enum CaCmd {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum CertCmd {
     /// Issue a certificate to the citizen with this RUN (an official with --institution and
-    /// --title).
+    /// --title, from the institution's CA, without its ministro de fe: for setting up an
+    /// institution's first officials).
     Issue {
         /// The signer's RUN, e.g. 12.345.678-5.
         run: String,
-        /// The institution the official signs for.
+        /// The id of the institution the official signs for.
         #[arg(long, requires = "title")]
         institution: Option<String>,
         /// The official's position.
@@ -77,6 +81,43 @@ pub enum CertCmd {
         /// Only this RUN's.
         #[arg(long)]
         run: Option<String>,
+    },
+}
+
+/// Institution commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum InstitutionCmd {
+    /// Register an institution and create its issuing CA under the root.
+    Add {
+        /// Its short id (lowercase letters, digits, hyphens), also its CA's id.
+        id: String,
+        /// Its name, as its officials' certificates show it (O).
+        #[arg(long)]
+        name: String,
+    },
+    /// List the institutions.
+    List,
+    /// Give the account with this RUN a role in the institution.
+    Grant {
+        /// The institution's id.
+        id: String,
+        /// The staff member's RUN.
+        #[arg(long)]
+        run: String,
+        /// admin, operator or ministro_de_fe.
+        #[arg(long)]
+        role: String,
+    },
+    /// Take a role in the institution away.
+    Revoke {
+        /// The institution's id.
+        id: String,
+        /// The staff member's RUN.
+        #[arg(long)]
+        run: String,
+        /// admin, operator or ministro_de_fe.
+        #[arg(long)]
+        role: String,
     },
 }
 
@@ -168,10 +209,25 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
                 eprintln!("clave: no citizen with RUN {}", run.canonical());
                 return Ok(ExitCode::FAILURE);
             };
-            let official = institution
-                .zip(title)
-                .map(|(institution, title)| Official { institution, title });
-            let credential = signer.issue(&account, official, "operator").await?;
+            let (ca, official) = match institution.zip(title) {
+                Some((id, title)) => {
+                    let Some(institution) = signer.institution(&id).await? else {
+                        eprintln!(
+                            "clave: no institution {id:?}; see `clave sign institution list`"
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    };
+                    (
+                        institution.id,
+                        Some(Official {
+                            institution: institution.name,
+                            title,
+                        }),
+                    )
+                }
+                None => (clave_signer::ca::CITIZENS.to_owned(), None),
+            };
+            let credential = signer.issue(&account, &ca, official, "operator").await?;
             ctx.print(
                 &json!({ "credential_id": credential.id, "serial": credential.serial, "ca": credential.ca_id }),
                 format!(
@@ -210,6 +266,31 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
                 .join("\n");
             ctx.print(&json!({ "credentials": list }), human);
         }
+        SignCmd::Institution(InstitutionCmd::Add { id, name }) => {
+            let institution = signer.create_institution(&id, &name, "operator").await?;
+            ctx.print(
+                &json!({ "institution": institution }),
+                format!(
+                    "registered {} ({}); its CA is at /pki/{}.crt",
+                    institution.name, institution.id, institution.id
+                ),
+            );
+        }
+        SignCmd::Institution(InstitutionCmd::List) => {
+            let list = signer.institutions().await?;
+            let human = list
+                .iter()
+                .map(|i| format!("{}  {}", i.id, i.name))
+                .collect::<Vec<_>>()
+                .join("\n");
+            ctx.print(&json!({ "institutions": list }), human);
+        }
+        SignCmd::Institution(InstitutionCmd::Grant { id, run, role }) => {
+            return institution_role(ctx, &id, &run, &role, true).await;
+        }
+        SignCmd::Institution(InstitutionCmd::Revoke { id, run, role }) => {
+            return institution_role(ctx, &id, &run, &role, false).await;
+        }
         SignCmd::Verify { file, detached } => {
             let read = |path: &std::path::Path| {
                 std::fs::read(path)
@@ -239,5 +320,39 @@ pub async fn run(cmd: SignCmd, ctx: &CliContext) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Grants (or revokes) `role` in the institution `id` to the account with `run`.
+async fn institution_role(
+    ctx: &CliContext,
+    id: &str,
+    run: &str,
+    role: &str,
+    grant: bool,
+) -> anyhow::Result<ExitCode> {
+    let signer = &ctx.app.signer;
+    let run = parse_run(run)?;
+    let Some(account) = ctx.app.idp.accounts().find_by_run(&run).await? else {
+        eprintln!("clave: no citizen with RUN {}", run.canonical());
+        return Ok(ExitCode::FAILURE);
+    };
+    if grant {
+        signer
+            .grant_institution_role(id, &account.id, role, "operator")
+            .await?;
+    } else {
+        signer
+            .revoke_institution_role(id, &account.id, role, "operator")
+            .await?;
+    }
+    ctx.print(
+        &json!({ "institution": id, "run": run.canonical(), "role": role, "granted": grant }),
+        if grant {
+            format!("granted {role} in {id} to {}", run.canonical())
+        } else {
+            format!("revoked {role} in {id} from {}", run.canonical())
+        },
+    );
     Ok(ExitCode::SUCCESS)
 }

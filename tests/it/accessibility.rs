@@ -241,6 +241,24 @@ async fn every_portal_page_passes_axe_with_no_violation() {
     let Some(secret) = enrolled(&app, &agent).await else {
         return;
     };
+    // The agent is also an institution's operator and ministro de fe, with a certificate
+    // request for María waiting.
+    let signer = &app.app.signer;
+    signer
+        .create_institution("registro-civil", "Servicio de Registro Civil", "test")
+        .await
+        .unwrap();
+    for role in ["operator", "ministro_de_fe"] {
+        signer
+            .grant_institution_role("registro-civil", &agent.id, role, "test")
+            .await
+            .unwrap();
+    }
+    enrolled(&app, &maria).await.unwrap();
+    signer
+        .request_official_certificate(&agent, "registro-civil", &maria, "Oficial Civil")
+        .await
+        .unwrap();
     let Some(agent_browser) = Browser::launch().await else {
         return;
     };
@@ -263,6 +281,7 @@ async fn every_portal_page_passes_axe_with_no_violation() {
         desk.text().await
     );
     check(&desk, &axe, "/agent/checks (verified)", &mut found).await;
+    visit(&desk, &app, &axe, "/official", &mut found).await;
 
     assert!(
         found.is_empty(),

@@ -83,12 +83,30 @@ pub(crate) async fn submit(
     let page = get(client, app, from).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     // The form is on the page, where a person sees it: inside the main landmark.
-    let main = page.body.find("<main").expect("the page has a main landmark");
+    let main = page
+        .body
+        .find("<main")
+        .expect("the page has a main landmark");
     assert!(
         page.body[main..].contains(&format!("action=\"{path}\"")),
         "{from} shows no form that posts to {path}"
     );
     let csrf = page.field("csrf").unwrap();
+    let mut fields = vec![("csrf", csrf.as_str())];
+    fields.extend_from_slice(form);
+    post(client, app, path, &fields).await
+}
+
+/// Posts `form` to `path` with the CSRF token of the page at `from`, whether or not that
+/// page offers the form: what a person crafting the request would do.
+pub(crate) async fn post_crafted(
+    client: &reqwest::Client,
+    app: &TestApp,
+    from: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Fetched {
+    let csrf = get(client, app, from).await.field("csrf").unwrap();
     let mut fields = vec![("csrf", csrf.as_str())];
     fields.extend_from_slice(form);
     post(client, app, path, &fields).await

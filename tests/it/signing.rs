@@ -18,6 +18,7 @@ use crate::support::rp::{Browser, Rp, citizen, register, web_client};
 
 mod csc;
 mod formats;
+mod institutions;
 mod pades;
 mod pki;
 mod requests;

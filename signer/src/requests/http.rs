@@ -95,6 +95,7 @@ async fn status_json(
         "status": request.status,
         "signer": { "sub": client.subject_for_account(&request.account_id) },
         "purpose": request.purpose,
+        "institution": request.institution_id,
         "format": request.format.name(),
         "level": request.level(),
         "created_at": time(Some(request.created_at)),

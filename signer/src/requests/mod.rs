@@ -94,6 +94,10 @@ pub struct NewRequest {
     /// Where to POST a signed event once the request is decided.
     #[serde(default)]
     pub callback_url: Option<String>,
+    /// The institution the signer signs for, as its official (with the certificate from the
+    /// institution's CA); none for a signature in the signer's own name.
+    #[serde(default)]
+    pub institution: Option<String>,
 }
 
 /// A document of a request, without its content.
@@ -120,6 +124,8 @@ pub struct SignRequest {
     pub client_id: String,
     /// The signer.
     pub account_id: String,
+    /// The institution the signer signs for, if as an official.
+    pub institution_id: Option<String>,
     /// Why.
     pub purpose: String,
     /// The signature format.
@@ -163,6 +169,7 @@ struct RequestRow {
     id: String,
     client_id: String,
     account_id: String,
+    institution_id: Option<String>,
     purpose: String,
     format: String,
     level: String,
@@ -178,7 +185,7 @@ struct RequestRow {
     callback_error: Option<String>,
 }
 
-const REQUEST_COLUMNS: &str = "id, client_id, account_id, purpose, format, level, status, \
+const REQUEST_COLUMNS: &str = "id, client_id, account_id, institution_id, purpose, format, level, status, \
     created_at, expires_at, decided_at, decline_reason, credential_id, callback_url, \
     callback_status, callback_attempts, callback_error";
 
@@ -328,19 +335,39 @@ impl Signer {
             ));
         }
         let (account_id, addressed_as) = self.addressee(client, &new.signer).await?;
+        let institution_id = match new.institution.as_deref() {
+            None => None,
+            Some(id) => {
+                let institution = self.institution(id).await?.ok_or_else(|| {
+                    SignerError::NotFound(format!("institution: there is no institution `{id}`"))
+                })?;
+                if self
+                    .official_credential(&account_id, &institution.id)
+                    .await?
+                    .is_none()
+                {
+                    return Err(SignerError::Conflict(format!(
+                        "the signer holds no valid certificate as an official of {}",
+                        institution.name
+                    )));
+                }
+                Some(institution.id)
+            }
+        };
         let id = new_id();
         let created_at = now.unix_timestamp();
         let expires_at = created_at + ttl;
         let mut tx = ctx.db.begin().await?;
         sqlx::query(
-            "INSERT INTO signer_requests (id, client_id, account_id, addressed_as, purpose, format, \
-             level, status, created_at, expires_at, callback_url, callback_attempts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, 0)",
+            "INSERT INTO signer_requests (id, client_id, account_id, addressed_as, institution_id, \
+             purpose, format, level, status, created_at, expires_at, callback_url, callback_attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, 0)",
         )
         .bind(&id)
         .bind(&client.client_id)
         .bind(&account_id)
         .bind(addressed_as)
+        .bind(&institution_id)
         .bind(purpose)
         .bind(format.name())
         .bind(if time_stamped { "B-T" } else { "B-B" })
@@ -372,6 +399,7 @@ impl Signer {
                 "client_id": client.client_id,
                 "purpose": purpose,
                 "format": format.name(),
+                "institution_id": institution_id,
                 "documents": documents.iter().map(|(_, _, h, _)| h.clone()).collect::<Vec<_>>(),
             }));
         journal::append(&mut tx, now, &event).await?;
@@ -482,6 +510,7 @@ impl Signer {
                     id: row.id,
                     client_id: row.client_id,
                     account_id: row.account_id,
+                    institution_id: row.institution_id,
                     purpose: row.purpose,
                     format,
                     time_stamped: row.level == "B-T",
@@ -645,12 +674,31 @@ impl Signer {
                 "one activation covers at most {MULTISIGN} documents; choose fewer requests"
             )));
         }
-        let credential = self.citizen_credential(account).await?.ok_or_else(|| {
-            SignerError::SecondFactor(
-                "signing needs an authenticator app: enrol one in your security settings first"
-                    .into(),
-            )
-        })?;
+        // One activation is bound to one credential: the signer's own, or their certificate
+        // as an official of one institution.
+        let institution = requests[0].institution_id.clone();
+        if requests.iter().any(|r| r.institution_id != institution) {
+            return Err(invalid(
+                "requests to sign as an official and in your own name (or for two institutions) are signed separately",
+            ));
+        }
+        let credential = match &institution {
+            Some(id) => {
+                self.official_credential(&account.id, id)
+                    .await?
+                    .ok_or_else(|| {
+                        SignerError::Conflict(
+                    "your certificate as an official of this institution is no longer valid".into(),
+                )
+                    })?
+            }
+            None => self.citizen_credential(account).await?.ok_or_else(|| {
+                SignerError::SecondFactor(
+                    "signing needs an authenticator app: enrol one in your security settings first"
+                        .into(),
+                )
+            })?,
+        };
         let activation = self
             .authorize(ActivationRequest {
                 account,

@@ -194,6 +194,15 @@ async fn a_signers_certificate_names_them_by_run_and_chains_to_the_root() {
 async fn an_official_certificate_names_the_institution_and_position() {
     let mut signatory = Signatory::new().await;
     let app = &signatory.app;
+    let out = app.cli(&[
+        "sign",
+        "institution",
+        "add",
+        "registro-civil",
+        "--name",
+        "Servicio de Registro Civil",
+    ]);
+    assert!(out.success, "{}", out.stderr);
     // Without an authenticator app the operator is told why nothing was issued.
     let out = app.cli(&[
         "sign",
@@ -201,7 +210,7 @@ async fn an_official_certificate_names_the_institution_and_position() {
         "issue",
         "12.345.678-5",
         "--institution",
-        "Servicio de Registro Civil",
+        "registro-civil",
         "--title",
         "Oficial Civil",
     ]);
@@ -224,7 +233,7 @@ async fn an_official_certificate_names_the_institution_and_position() {
         "issue",
         "12.345.678-5",
         "--institution",
-        "Servicio de Registro Civil",
+        "registro-civil",
         "--title",
         "Oficial Civil",
     ]);
@@ -253,8 +262,18 @@ async fn an_official_certificate_names_the_institution_and_position() {
     assert!(text.contains("O=Servicio de Registro Civil"), "{text}");
     assert!(text.contains("title=Oficial Civil"), "{text}");
     assert!(text.contains("serialNumber=12345678-5"), "{text}");
-    // A second valid certificate from the same CA is refused.
-    let out = app.cli(&["sign", "cert", "issue", "12.345.678-5"]);
+    // It comes from the institution's CA; a second valid one from the same CA is refused.
+    assert_eq!(credential.ca_id, "registro-civil");
+    let out = app.cli(&[
+        "sign",
+        "cert",
+        "issue",
+        "12.345.678-5",
+        "--institution",
+        "registro-civil",
+        "--title",
+        "Oficial Civil",
+    ]);
     assert!(!out.success);
     assert!(
         out.stderr.contains("already has a valid certificate"),
