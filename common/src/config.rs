@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::db::{Backend, sqlite_url_in};
 
 mod mailbox;
+mod signing;
 pub use mailbox::{MailConfig, MailTls, MailboxConfig};
+pub use signing::SigningConfig;
 
 /// The prefix of every environment variable clave reads.
 pub const ENV_PREFIX: &str = "CLAVE_";
@@ -80,6 +82,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// The citizen mailbox.
     pub mailbox: MailboxConfig,
+    /// Remote signing.
+    pub signing: SigningConfig,
 }
 
 /// The data wallet's limits.
@@ -227,6 +231,7 @@ impl Default for Config {
             wallet: WalletConfig::default(),
             mail: MailConfig::default(),
             mailbox: MailboxConfig::default(),
+            signing: SigningConfig::default(),
         }
     }
 }
@@ -531,6 +536,7 @@ impl Config {
             );
         }
         problems.extend(mailbox::problems(&self.mail, &self.mailbox));
+        problems.extend(signing::problems(&self.signing));
         problems
     }
 

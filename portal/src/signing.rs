@@ -132,6 +132,8 @@ pub struct SigningTexts {
     pub error_decided: &'static str,
     /// .
     pub error_reason: &'static str,
+    /// .
+    pub error_unavailable: &'static str,
 }
 
 /// Spanish.
@@ -184,6 +186,7 @@ pub static ES: SigningTexts = SigningTexts {
     error_code: "El código no es válido o ya se usó. Espera el siguiente código de tu aplicación.",
     error_decided: "La solicitud ya fue firmada, rechazada o venció.",
     error_reason: "El motivo puede tener hasta 500 caracteres.",
+    error_unavailable: "No se pudo obtener el sello de tiempo para la firma. Intenta de nuevo en unos minutos con un código nuevo.",
 };
 
 /// English.
@@ -236,6 +239,7 @@ pub static EN: SigningTexts = SigningTexts {
     error_code: "The code is not valid or was already used. Wait for the next code in your app.",
     error_decided: "The request was already signed, declined, or it expired.",
     error_reason: "The reason may be at most 500 characters.",
+    error_unavailable: "The time-stamp for the signature could not be obtained. Try again in a few minutes with a new code.",
 };
 
 /// The signing pages' sentences in `lang`.
@@ -287,6 +291,7 @@ fn refusal(
         SignerError::SecondFactor(_) | SignerError::InvalidSad(_) => Ok(t.error_code),
         SignerError::Conflict(_) => Ok(t.error_decided),
         SignerError::Invalid(_) => Ok(t.error_choose),
+        SignerError::Unavailable(_) => Ok(t.error_unavailable),
         other => Err(fail(lang, other)),
     }
 }

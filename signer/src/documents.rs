@@ -111,7 +111,7 @@ impl Signer {
                 let signature = signature.to_der().as_bytes().to_vec();
                 let unsigned = if time_stamped {
                     let token = self
-                        .time_stamp(&Sha256::digest(&signature), None, true)
+                        .signature_time_stamp(&Sha256::digest(&signature))
                         .await?;
                     Some(cades::signature_time_stamp(&token))
                 } else {
@@ -135,7 +135,7 @@ impl Signer {
                 // B-T: clave's TSA stamps the signature value.
                 let unsigned = if time_stamped {
                     let token = self
-                        .time_stamp(&Sha256::digest(&signature), None, true)
+                        .signature_time_stamp(&Sha256::digest(&signature))
                         .await?;
                     Some(cades::signature_time_stamp(&token))
                 } else {

@@ -22,6 +22,10 @@ pub enum SignerError {
     /// The second factor was refused.
     #[error("{0}")]
     SecondFactor(String),
+    /// A service clave depends on (an external time-stamp authority) did not answer as it
+    /// should; trying again later may work.
+    #[error("{0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),

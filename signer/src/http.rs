@@ -72,6 +72,11 @@ impl From<SignerError> for Failure {
             SignerError::SecondFactor(text) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_otp", text)
             }
+            SignerError::Unavailable(text) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                text,
+            ),
             SignerError::Db(e) => ApiError::from(e),
             other => ApiError::internal(other),
         })

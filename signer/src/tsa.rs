@@ -269,3 +269,128 @@ impl Signer {
         ))
     }
 }
+
+/// A DER TimeStampReq for a SHA-256 `imprint` with `nonce`, asking for the TSA's certificate.
+fn request_der(imprint: &[u8], nonce: &[u8]) -> Vec<u8> {
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_u8(1);
+            w.next().write_sequence(|w| {
+                w.next().write_sequence(|w| {
+                    w.next()
+                        .write_oid(&ObjectIdentifier::from_slice(OID_SHA256));
+                    w.next().write_null();
+                });
+                w.next().write_bytes(imprint);
+            });
+            w.next().write_bigint_bytes(nonce, true);
+            w.next().write_bool(true);
+        });
+    })
+}
+
+/// The token in a DER TimeStampResp, or why there is none.
+fn token_of(reply: &[u8]) -> Result<Vec<u8>, String> {
+    let (status, token) = yasna::parse_der(reply, |r| {
+        r.read_sequence(|r| {
+            let status = r.next().read_sequence(|r| {
+                let status = r.next().read_u8()?;
+                while r.read_optional(|r| r.read_der())?.is_some() {}
+                Ok(status)
+            })?;
+            let token = r.read_optional(|r| r.read_der())?;
+            Ok((status, token))
+        })
+    })
+    .map_err(|_| "the answer is not a DER TimeStampResp".to_owned())?;
+    match (status, token) {
+        (0 | 1, Some(token)) => Ok(token),
+        (0 | 1, None) => Err("the answer grants a time-stamp but carries none".into()),
+        (status, _) => Err(format!("the request was refused (PKIStatus {status})")),
+    }
+}
+
+/// The DER certificate in a PEM text.
+fn pem_certificate(pem: &str) -> Option<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    STANDARD.decode(body.trim()).ok().filter(|d| !d.is_empty())
+}
+
+impl Signer {
+    /// The external TSA's certificate, when one is configured.
+    pub fn external_tsa_certificate(&self) -> Result<Option<Vec<u8>>, SignerError> {
+        let signing = &self.ctx().config.signing;
+        let Some(path) = signing.tsa_certificate.as_ref() else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            SignerError::Internal(format!(
+                "cannot read signing.tsa_certificate {}: {e}",
+                path.display()
+            ))
+        })?;
+        pem_certificate(&text).map(Some).ok_or_else(|| {
+            SignerError::Internal(format!(
+                "signing.tsa_certificate {} holds no PEM certificate",
+                path.display()
+            ))
+        })
+    }
+
+    /// A signature time-stamp over `imprint` (the SHA-256 of a signature value): from the
+    /// external TSA when one is configured, otherwise from clave's own.
+    pub(crate) async fn signature_time_stamp(
+        &self,
+        imprint: &[u8],
+    ) -> Result<Vec<u8>, SignerError> {
+        let signing = &self.ctx().config.signing;
+        let Some(url) = signing.external_tsa() else {
+            return self.time_stamp(imprint, None, true).await;
+        };
+        let certificate = self.external_tsa_certificate()?.ok_or_else(|| {
+            SignerError::Internal("signing.tsa_url is set without signing.tsa_certificate".into())
+        })?;
+        let nonce = random_serial();
+        let unavailable = |why: String| {
+            SignerError::Unavailable(format!("the time-stamp authority {why}; try again later"))
+        };
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(
+                signing.tsa_timeout_secs.max(1),
+            ))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("clave")
+            .build()
+            .map_err(|e| SignerError::Internal(format!("cannot build the HTTP client: {e}")))?;
+        let response = http
+            .post(url)
+            .header("content-type", "application/timestamp-query")
+            .body(request_der(imprint, &nonce))
+            .send()
+            .await
+            .map_err(|e| unavailable(format!("did not answer ({e})")))?;
+        let status = response.status();
+        let reply = response
+            .bytes()
+            .await
+            .map_err(|e| unavailable(format!("broke off its answer ({e})")))?;
+        if !status.is_success() {
+            return Err(unavailable(format!("answered HTTP {}", status.as_u16())));
+        }
+        let token = token_of(&reply).map_err(|why| unavailable(format!("refused: {why}")))?;
+        // A token that is not over this signature, or not from the configured TSA, or that
+        // does not echo the nonce, is worthless; it never goes into a signature.
+        if !crate::verify::check_token(&token, imprint, &certificate, Some(&nonce)) {
+            return Err(unavailable(
+                "sent a token that does not check against its certificate, this signature or the nonce"
+                    .into(),
+            ));
+        }
+        Ok(token)
+    }
+}

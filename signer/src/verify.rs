@@ -155,6 +155,73 @@ fn parse_cms(bytes: &[u8]) -> Result<Cms, yasna::ASN1Error> {
     })
 }
 
+/// Whether `token` (a time-stamp token, CMS SignedData over a TSTInfo) is signed by the TSA
+/// with certificate `tsa_cert`, over `imprint`, echoing `nonce` when one was sent.
+pub(crate) fn check_token(
+    token: &[u8],
+    imprint: &[u8],
+    tsa_cert: &[u8],
+    nonce: Option<&[u8]>,
+) -> bool {
+    let Ok(tsa) = der::cert_fields(tsa_cert) else {
+        return false;
+    };
+    let Ok(cms) = parse_cms(token) else {
+        return false;
+    };
+    let Some(info) = cms.content else {
+        return false;
+    };
+    // TSTInfo: version, policy, messageImprint, serialNumber, genTime, then optional
+    // accuracy, ordering, nonce (the only INTEGER among them), tsa and extensions.
+    let stamped = yasna::parse_der(&info, |r| {
+        r.read_sequence(|r| {
+            r.next().read_u8()?;
+            r.next().read_oid()?;
+            let imprint = r.next().read_sequence(|r| {
+                r.next().read_der()?;
+                r.next().read_bytes()
+            })?;
+            r.next().read_der()?;
+            r.next().read_der()?;
+            let mut echoed = None;
+            while let Some(field) = r.read_optional(|r| r.read_der())? {
+                if field.first() == Some(&0x02) && echoed.is_none() {
+                    echoed = Some(yasna::parse_der(&field, |r| {
+                        r.read_bigint_bytes().map(|(b, _)| b)
+                    })?);
+                }
+            }
+            Ok((imprint, echoed))
+        })
+    });
+    let Ok((stamped, echoed)) = stamped else {
+        return false;
+    };
+    let nonce_ok = match nonce {
+        None => true,
+        Some(sent) => echoed.as_deref() == Some(sent),
+    };
+    let mut set = cms.signed_attributes.clone();
+    if let Some(first) = set.first_mut() {
+        *first = 0x31;
+    }
+    let digest_ok = attributes(&set).ok().is_some_and(|attrs| {
+        let oid = ObjectIdentifier::from_slice(OID_MESSAGE_DIGEST);
+        attrs.iter().any(|(o, v)| {
+            *o == oid
+                && yasna::parse_der(v, |r| r.read_bytes())
+                    .is_ok_and(|d| d == Sha256::digest(&info).as_slice())
+        })
+    });
+    stamped == imprint
+        && nonce_ok
+        && digest_ok
+        && cms.issuer == tsa.issuer
+        && cms.serial == tsa.serial
+        && verify_der(&tsa.spki, &Sha256::digest(&set), &cms.signature)
+}
+
 /// The signed attributes' values by OID, each the DER of its first value.
 fn attributes(set: &[u8]) -> Result<Vec<(ObjectIdentifier, Vec<u8>)>, yasna::ASN1Error> {
     yasna::parse_der(set, |r| {
@@ -386,7 +453,8 @@ impl Signer {
                     .await?;
                 if !time_stamp_ok {
                     warnings.push(
-                        "the signature time-stamp does not check against clave's TSA".to_owned(),
+                        "the signature time-stamp does not check against a trusted time-stamp authority"
+                            .to_owned(),
                     );
                 }
             }
@@ -402,49 +470,15 @@ impl Signer {
         .await
     }
 
-    /// Whether `token` is a time-stamp by clave's TSA over `imprint`.
+    /// Whether `token` is a time-stamp over `imprint` by clave's TSA, or by the external
+    /// TSA the deployment is configured with.
     async fn check_time_stamp(&self, token: &[u8], imprint: &[u8]) -> Result<bool, SignerError> {
-        let Some(tsa_cert) = self.tsa_certificate().await? else {
-            return Ok(false);
-        };
-        let Ok(tsa) = der::cert_fields(&tsa_cert) else {
-            return Ok(false);
-        };
-        let Ok(cms) = parse_cms(token) else {
-            return Ok(false);
-        };
-        let Some(info) = cms.content else {
-            return Ok(false);
-        };
-        let stamped = yasna::parse_der(&info, |r| {
-            r.read_sequence(|r| {
-                r.next().read_u8()?;
-                r.next().read_oid()?;
-                let imprint = r.next().read_sequence(|r| {
-                    r.next().read_der()?;
-                    r.next().read_bytes()
-                })?;
-                while r.read_optional(|r| r.read_der())?.is_some() {}
-                Ok(imprint)
-            })
-        });
-        let mut set = cms.signed_attributes.clone();
-        if let Some(first) = set.first_mut() {
-            *first = 0x31;
-        }
-        let digest_ok = attributes(&set).ok().is_some_and(|attrs| {
-            let oid = ObjectIdentifier::from_slice(OID_MESSAGE_DIGEST);
-            attrs.iter().any(|(o, v)| {
-                *o == oid
-                    && yasna::parse_der(v, |r| r.read_bytes())
-                        .is_ok_and(|d| d == Sha256::digest(&info).as_slice())
-            })
-        });
-        Ok(stamped.is_ok_and(|s| s == imprint)
-            && digest_ok
-            && cms.issuer == tsa.issuer
-            && cms.serial == tsa.serial
-            && verify_der(&tsa.spki, &Sha256::digest(&set), &cms.signature))
+        let mut authorities = Vec::new();
+        authorities.extend(self.tsa_certificate().await?);
+        authorities.extend(self.external_tsa_certificate()?);
+        Ok(authorities
+            .iter()
+            .any(|tsa| check_token(token, imprint, tsa, None)))
     }
 
     async fn verify_jades(&self, document: &[u8], text: &[u8]) -> Result<Report, SignerError> {

@@ -17,6 +17,7 @@ use crate::support::TestApp;
 use crate::support::rp::{Browser, Rp, citizen, register, web_client};
 
 mod csc;
+mod external_tsa;
 mod formats;
 mod institutions;
 mod pades;
@@ -37,8 +38,17 @@ struct Signatory {
 impl Signatory {
     /// A fresh server, the test citizen and a token with the `sign` scope from the code flow.
     async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    /// [`Signatory::new`] on a server whose configuration `adjust` changes.
+    async fn with_config(adjust: impl FnOnce(&mut clave_common::Config)) -> Self {
         // Long-lived tokens: the tests move the clock past a SAD's lifetime.
-        let app = TestApp::with_config(|c| c.tokens.access_token_ttl_secs = 3600).await;
+        let app = TestApp::with_config(|c| {
+            c.tokens.access_token_ttl_secs = 3600;
+            adjust(c);
+        })
+        .await;
         let account = citizen(&app).await;
         let mut client = web_client("Notaría Digital");
         client.scopes.push("sign".into());

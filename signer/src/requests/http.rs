@@ -53,6 +53,11 @@ impl From<SignerError> for Failure {
             SignerError::Invalid(text) => ApiError::invalid_request(text),
             SignerError::Forbidden(text) => ApiError::forbidden("access_denied", text),
             SignerError::Conflict(text) => ApiError::conflict(text),
+            SignerError::Unavailable(text) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                text,
+            ),
             SignerError::Db(e) => ApiError::from(e),
             other => ApiError::internal(other),
         })
