@@ -266,6 +266,63 @@ impl Factors<'_> {
         Ok(())
     }
 
+    /// A front desk, having checked the citizen's identity card in person, removes every
+    /// second factor (authenticator app, passkeys, recovery codes) of a citizen who lost them,
+    /// turns "always ask" off and ends the citizen's sessions, so they can sign in with their
+    /// password and set new factors up. Journaled as `second_factor.reset` by `actor`, with
+    /// `how` (where and how the identity was checked), which the citizen is told of.
+    /// Returns whether there was anything to remove.
+    pub async fn reset_all(
+        &self,
+        account_id: &str,
+        actor: &str,
+        how: &str,
+    ) -> Result<bool, IdpError> {
+        let ctx = self.idp.ctx();
+        let now = ctx.clock.now();
+        let mut tx = ctx.db.begin().await?;
+        lock_account(&mut tx, account_id).await?;
+        let mut removed = serde_json::Map::new();
+        let mut any = false;
+        for (table, what) in [
+            ("idp_totp", "totp"),
+            ("idp_passkeys", "passkeys"),
+            ("idp_recovery_codes", "recovery_codes"),
+        ] {
+            let n = sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            any |= n > 0;
+            removed.insert(what.into(), json!(n));
+        }
+        sqlx::query(
+            "UPDATE idp_factor_settings SET always_ask = $2, updated_at = $3 WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .bind(false)
+        .bind(now.unix_timestamp())
+        .execute(&mut *tx)
+        .await?;
+        if !any {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let event = NewEvent::new("second_factor.reset")
+            .actor(actor)
+            .subject(account_id)
+            .data(json!({ "how": how, "removed": removed }));
+        journal::append(&mut tx, now, &event).await?;
+        tx.commit().await?;
+        // Whoever held a session may have used the lost factors: every session ends.
+        self.idp
+            .sessions()
+            .end_all(account_id, "second_factor_reset")
+            .await?;
+        Ok(true)
+    }
+
     /// Removes the citizen's TOTP authenticator; journaled as `totp.removed`. Refused
     /// ([`IdpError::Conflict`]) when it is the last second factor and "always ask" is on.
     pub async fn remove_totp(&self, account_id: &str) -> Result<(), IdpError> {

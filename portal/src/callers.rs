@@ -40,6 +40,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/agent/checks/{id}", get(check_page))
         .route("/agent/unlock", post(front_desk_unlock))
         .route("/agent/activation", post(front_desk_activation))
+        .route("/agent/factors", post(front_desk_factors))
 }
 
 /// The pages' sentences in one language.
@@ -157,6 +158,16 @@ pub struct CallerTexts {
     pub issue: &'static str,
     /// Before the code issued.
     pub issued: &'static str,
+    /// The factor-reset section's heading.
+    pub factors: &'static str,
+    /// Its explanation.
+    pub factors_intro: &'static str,
+    /// The button.
+    pub factors_reset: &'static str,
+    /// After a reset.
+    pub factors_done: &'static str,
+    /// When there was nothing to remove.
+    pub factors_none: &'static str,
 }
 
 /// Spanish.
@@ -217,6 +228,11 @@ pub static ES: CallerTexts = CallerTexts {
     activation_intro: "Para quien no tiene contraseña o la perdió: entrégale este código después de revisar su cédula de identidad frente a ti. Vale por 7 días, una vez, en /activate.",
     issue: "Entregar un código de activación",
     issued: "Código de activación (muéstralo solo a la persona; vale por 7 días):",
+    factors: "Atención presencial: quitar los segundos factores",
+    factors_intro: "Para quien perdió su teléfono o sus llaves de acceso: quita su aplicación de autenticación, sus llaves de acceso y sus códigos de recuperación después de revisar su cédula de identidad frente a ti. Sus sesiones se cierran y podrá entrar con su contraseña para agregar nuevos.",
+    factors_reset: "Quitar los segundos factores",
+    factors_done: "Se quitaron los segundos factores de la cuenta y se cerraron sus sesiones. La persona recibe un aviso en su casilla.",
+    factors_none: "La cuenta no tiene segundos factores que quitar.",
 };
 
 /// English.
@@ -277,6 +293,11 @@ pub static EN: CallerTexts = CallerTexts {
     activation_intro: "For someone without a password or who lost it: hand them this code after checking their identity card in front of you. It works once, for 7 days, at /activate.",
     issue: "Issue an activation code",
     issued: "Activation code (show it only to the person; it works for 7 days):",
+    factors: "In person: remove second factors",
+    factors_intro: "For someone who lost their phone or passkeys: remove their authenticator app, passkeys and recovery codes after checking their identity card in front of you. Their sessions end and they can sign in with their password to add new ones.",
+    factors_reset: "Remove the second factors",
+    factors_done: "The account's second factors were removed and its sessions ended. The person gets a notice in their mailbox.",
+    factors_none: "The account has no second factors to remove.",
 };
 
 fn texts(lang: Lang) -> &'static CallerTexts {
@@ -754,6 +775,66 @@ async fn front_desk_activation(
     let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
     let mut page = console_page(lang, agent, csrf);
     page.activation_code = Some(issued.code);
+    render(&page, lang, StatusCode::OK, cookies)
+}
+
+/// A front desk removes a citizen's second factors after checking the identity card in
+/// person.
+async fn front_desk_factors(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let AgentForm {
+        lang,
+        agent,
+        form,
+        run,
+    } = match agent_form(&state, &headers, &body).await? {
+        Parsed::Form(parts) => parts,
+        Parsed::Answer(response) => return Ok(response),
+    };
+    let t = texts(lang);
+    let refuse = |status: StatusCode, text: &'static str, agent: Agent| {
+        console_error(
+            &state,
+            &headers,
+            lang,
+            agent,
+            &run.to_string(),
+            status,
+            text.to_owned(),
+        )
+    };
+    if form.get("in_person") != Some("yes") {
+        let text = crate::emergency::texts(lang).desk_unconfirmed;
+        return refuse(StatusCode::BAD_REQUEST, text, agent);
+    }
+    let Some(account) = state
+        .idp
+        .accounts()
+        .find_by_run(&run)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?
+    else {
+        return refuse(StatusCode::NOT_FOUND, t.unknown_run, agent);
+    };
+    let removed = state
+        .idp
+        .factors()
+        .reset_all(
+            &account.id,
+            &agent.account_id,
+            &format!("front_desk: {}", agent.office),
+        )
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?;
+    if !removed {
+        return refuse(StatusCode::CONFLICT, t.factors_none, agent);
+    }
+    let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
+    let mut page = console_page(lang, agent, csrf);
+    page.notice = Some(t.factors_done);
     render(&page, lang, StatusCode::OK, cookies)
 }
 

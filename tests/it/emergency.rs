@@ -451,3 +451,110 @@ async fn the_citizen_sees_their_sessions_and_ends_the_others() {
         Some("/login")
     );
 }
+
+#[tokio::test]
+async fn a_front_desk_removes_lost_second_factors_and_the_citizen_is_told() {
+    let app = TestApp::new().await;
+    let maria = citizen(&app).await;
+    let Some(secret) = crate::second_factor::enrolled(&app, &maria).await else {
+        return;
+    };
+    app.app
+        .idp
+        .recovery_codes()
+        .generate(&maria.id)
+        .await
+        .unwrap();
+    app.app
+        .idp
+        .factors()
+        .set_always_ask(&maria.id, true)
+        .await
+        .unwrap();
+    // María is signed in somewhere (with the factor she is about to lose).
+    let old = cookie_client();
+    crate::second_factor::portal_login_with_totp_as(&app, &old, RUN, PASSWORD, &secret).await;
+    assert_eq!(get(&old, &app, "/me/data").await.status, StatusCode::OK);
+    let Some((_, desk_secret)) = agent(&app, AGENT_RUN, "Soto").await else {
+        return;
+    };
+    let desk = cookie_client();
+    agent_signs_in(&app, &desk, AGENT_RUN, &desk_secret).await;
+
+    // Without the in-person check, or for an unknown RUN, nothing happens.
+    let unconfirmed = submit(&desk, &app, "/agent", "/agent/factors", &[("run", RUN)]).await;
+    assert_eq!(unconfirmed.status, StatusCode::BAD_REQUEST);
+    let unknown = submit(
+        &desk,
+        &app,
+        "/agent",
+        "/agent/factors",
+        &[("run", "1-9"), ("in_person", "yes")],
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(
+        app.app
+            .idp
+            .factors()
+            .summary(&maria.id)
+            .await
+            .unwrap()
+            .has_second_factor()
+    );
+
+    let done = submit(
+        &desk,
+        &app,
+        "/agent",
+        "/agent/factors",
+        &[("run", RUN), ("in_person", "yes")],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("Se quitaron los segundos factores"));
+    let summary = app.app.idp.factors().summary(&maria.id).await.unwrap();
+    assert!(!summary.has_second_factor(), "{summary:?}");
+    assert_eq!(
+        summary.own_minimum(),
+        1,
+        "every login no longer asks for one"
+    );
+    // Her old session ended; the password alone signs her in now.
+    let page = get(&old, &app, "/me/data").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let fresh = cookie_client();
+    let login = log_in(&fresh, &app, "", RUN, PASSWORD).await;
+    assert_eq!(login.location.as_deref(), Some("/"), "{login:?}");
+    // Nothing left to remove: the desk is told so.
+    let again = submit(
+        &desk,
+        &app,
+        "/agent",
+        "/agent/factors",
+        &[("run", RUN), ("in_person", "yes")],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    // Journaled with who and where, and María is told in her mailbox.
+    let entries = app.journal_of_kind("second_factor.reset").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].data["how"], "front_desk: Call center Santiago");
+    assert_eq!(entries[0].data["removed"]["recovery_codes"], 10);
+    app.app.wallet.mailbox().follow_journal().await.unwrap();
+    let inbox = app
+        .app
+        .wallet
+        .mailbox()
+        .inbox(&maria.id, false)
+        .await
+        .unwrap();
+    assert!(
+        inbox
+            .notices
+            .iter()
+            .any(|n| n.subject == "Se quitaron tus segundos factores"),
+        "{:?}",
+        inbox.notices.iter().map(|n| &n.subject).collect::<Vec<_>>()
+    );
+}

@@ -36,6 +36,7 @@ const FORMS: &[&str] = &[
     "/agent/start",
     "/agent/unlock",
     "/agent/activation",
+    "/agent/factors",
 ];
 
 /// The WebAuthn calls, which carry the token in a header (bodies of the right shape, so the

@@ -30,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "account.activated",
     "activation.code_issued",
     "caller.verified",
+    "second_factor.reset",
 ];
 
 /// Journal entries read per round.
@@ -137,6 +138,13 @@ impl Mailbox<'_> {
                 format!(
                     "Se entregó un código de activación para tu cuenta ({}).\n\nAn activation code was issued for your account.",
                     super::markdown::escape(&text(&entry.data, "place"))
+                ),
+            ),
+            "second_factor.reset" => (
+                "Se quitaron tus segundos factores".to_owned(),
+                format!(
+                    "Se quitaron tu aplicación de autenticación, tus llaves de acceso y tus códigos de recuperación ({}), y se cerraron tus sesiones. Entra con tu contraseña y agrega nuevos en [Mi seguridad](/me/security).\n\nYour second factors were removed at a front desk and your sessions ended. Sign in with your password and set up new ones.",
+                    super::markdown::escape(&text(&entry.data, "how"))
                 ),
             ),
             "caller.verified" => (
