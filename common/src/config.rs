@@ -122,6 +122,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds an in-flight request may take before it is cut off.
     pub request_timeout_secs: u64,
+    /// The IANA time zone pages show times in, e.g. `America/Santiago`.
+    pub time_zone: String,
 }
 
 /// The database connection.
@@ -244,6 +246,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             max_body_bytes: 2 * 1024 * 1024,
             request_timeout_secs: 30,
+            time_zone: "America/Santiago".into(),
         }
     }
 }
@@ -534,6 +537,12 @@ impl Config {
             problems.push(
                 "tokens.key_retire_grace_secs must outlast every token: at least the longest of id_token_ttl_secs and access_token_ttl_secs".into(),
             );
+        }
+        if jiff::tz::TimeZone::get(&self.server.time_zone).is_err() {
+            problems.push(format!(
+                "server.time_zone {:?} is not an IANA time zone such as America/Santiago",
+                self.server.time_zone
+            ));
         }
         problems.extend(mailbox::problems(&self.mail, &self.mailbox));
         problems.extend(signing::problems(&self.signing));

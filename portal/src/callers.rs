@@ -20,7 +20,7 @@ use clave_idp::factors;
 use clave_idp::roles::AGENT;
 use clave_wallet::WalletError;
 use clave_wallet::callers::{APPROVAL_SECS, Agent, CODE_DIGITS, CallerCheck, DENIED, VERIFIED};
-use clave_wallet::value::{ADDRESS_FIELDS, rfc3339};
+use clave_wallet::value::ADDRESS_FIELDS;
 use serde_json::Value;
 
 use crate::PortalState;
@@ -316,11 +316,6 @@ fn fail(lang: Lang) -> impl Fn(WalletError) -> PageError {
         WalletError::Forbidden(_) => PageError::new(PageErrorKind::Forbidden, lang),
         other => PageError::from_idp(lang, &other.into_idp()),
     }
-}
-
-/// `HH:MM` UTC of a Unix time, for "until" lines.
-fn clock_time(unix: i64) -> String {
-    rfc3339(unix).chars().skip(11).take(5).collect()
 }
 
 // ---------------------------------------------------------------- the citizen's side
@@ -898,7 +893,7 @@ async fn check_page(
     };
     if check.is_waiting(now) {
         page.state = "waiting";
-        page.until = clock_time(check.created_at + APPROVAL_SECS);
+        page.until = state.time_of_day(check.created_at + APPROVAL_SECS);
     } else if check.state == DENIED {
         page.state = "denied";
     } else if check.state == VERIFIED && check.is_viewable(now) {
@@ -907,7 +902,7 @@ async fn check_page(
             .await
             .map_err(fail(lang))?;
         page.state = "verified";
-        page.until = clock_time(profile.until);
+        page.until = state.time_of_day(profile.until);
         page.rows.push(ProfileRow {
             label: t.names,
             value: format!("{} {}", profile.given_names, profile.family_names),

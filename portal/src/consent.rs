@@ -282,7 +282,7 @@ async fn data_request(
                 .expires_in
                 .unwrap_or(state.config.wallet.consent_default_secs);
             let end = wallet.idp().ctx().clock.unix() + secs;
-            Some(clave_wallet::value::rfc3339(end).chars().take(10).collect())
+            Some(state.date(lang, end))
         }
     };
     Ok(Some(DataRequest {

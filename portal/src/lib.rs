@@ -21,6 +21,7 @@ pub mod callers;
 pub mod consent;
 pub mod cookies;
 pub mod csrf;
+pub mod dates;
 pub mod emergency;
 pub mod error;
 pub mod form;
@@ -50,6 +51,23 @@ pub struct PortalState {
     pub signer: Signer,
     /// The configuration in force.
     pub config: Arc<Config>,
+}
+
+impl PortalState {
+    /// A date and time as the page's reader expects it (see [`dates`]).
+    pub fn date_time(&self, lang: i18n::Lang, unix: i64) -> String {
+        dates::date_time(lang, &self.config.server.time_zone, unix)
+    }
+
+    /// A date as the page's reader expects it.
+    pub fn date(&self, lang: i18n::Lang, unix: i64) -> String {
+        dates::date(lang, &self.config.server.time_zone, unix)
+    }
+
+    /// A time of day in the deployment's zone.
+    pub fn time_of_day(&self, unix: i64) -> String {
+        dates::time_of_day(&self.config.server.time_zone, unix)
+    }
 }
 
 /// Every page of the portal.

@@ -12,7 +12,6 @@ use axum::response::Response;
 use axum::routing::get;
 use clave_idp::session::Session;
 use clave_wallet::mailbox::{MailboxError, Notice};
-use clave_wallet::value::rfc3339;
 
 use crate::PortalState;
 use crate::csrf::CsrfToken;
@@ -222,10 +221,6 @@ fn fail(lang: Lang) -> impl Fn(MailboxError) -> PageError {
     }
 }
 
-fn when(unix: i64) -> String {
-    rfc3339(unix).replace('T', " ").replace('Z', " UTC")
-}
-
 struct Row {
     id: String,
     date: String,
@@ -269,7 +264,7 @@ async fn inbox(
         .iter()
         .map(|n| Row {
             id: n.id.clone(),
-            date: when(n.deliver_at),
+            date: state.date_time(lang, n.deliver_at),
             from: if n.sensitive {
                 t.hidden_sender.to_owned()
             } else {
@@ -380,15 +375,24 @@ struct StepUpPage {
     t: &'static MailboxTexts,
 }
 
-fn notice_page(notice: Notice, t: &'static MailboxTexts, lang: Lang, csrf: String) -> NoticePage {
+fn notice_page(
+    state: &PortalState,
+    notice: Notice,
+    t: &'static MailboxTexts,
+    lang: Lang,
+    csrf: String,
+) -> NoticePage {
     NoticePage {
         chrome: Chrome::new(lang),
         t,
         body_html: notice.body_html(),
         from: notice.sender_name,
         subject: notice.subject,
-        delivered: when(notice.deliver_at),
-        first_opened: notice.first_opened_at.map(when).unwrap_or_default(),
+        delivered: state.date_time(lang, notice.deliver_at),
+        first_opened: notice
+            .first_opened_at
+            .map(|at| state.date_time(lang, at))
+            .unwrap_or_default(),
         digest: notice.content_digest,
         archived: notice.archived_at.is_some(),
         attachments: notice
@@ -430,7 +434,7 @@ async fn notice(
                 .set_cookie(state.config.is_https())
                 .into_iter()
                 .collect();
-            let page = notice_page(notice, t, lang, csrf.value().to_owned());
+            let page = notice_page(&state, notice, t, lang, csrf.value().to_owned());
             render(&page, lang, StatusCode::OK, cookies)
         }
         Err(MailboxError::StepUp { .. }) => {

@@ -18,7 +18,6 @@ use clave_idp::accounts::Account;
 use clave_idp::factors;
 use clave_signer::SignerError;
 use clave_signer::institutions::{ADMIN, MINISTRO_DE_FE, OPERATOR};
-use clave_wallet::value::rfc3339;
 
 use crate::PortalState;
 use crate::csrf::CsrfToken;
@@ -298,10 +297,6 @@ fn texts(lang: Lang) -> &'static OfficialTexts {
     }
 }
 
-fn when(unix: i64) -> String {
-    rfc3339(unix).replace('T', " ").replace('Z', " UTC")
-}
-
 /// The signed-in account at level 2, with its institution roles; `Ok(None)` means go to
 /// the login. Anyone else is refused.
 async fn staff(
@@ -393,6 +388,7 @@ async fn name_of(state: &PortalState, account_id: &str) -> String {
 
 async fn certificate(
     state: &PortalState,
+    lang: Lang,
     c: &clave_signer::credentials::Credential,
     institution: &str,
     now: i64,
@@ -402,7 +398,7 @@ async fn certificate(
         institution: institution.to_owned(),
         holder: name_of(state, &c.account_id).await,
         serial: c.serial.clone(),
-        until: when(c.not_after),
+        until: state.date_time(lang, c.not_after),
         valid: c.is_usable(now),
     }
 }
@@ -426,7 +422,7 @@ async fn console_page(
     for institution in signer.institutions().await.map_err(fail)? {
         for c in signer.credentials_of(&account.id).await.map_err(fail)? {
             if c.ca_id == institution.id {
-                mine.push(certificate(state, &c, &institution.name, now).await);
+                mine.push(certificate(state, lang, &c, &institution.name, now).await);
             }
         }
     }
@@ -471,7 +467,7 @@ async fn console_page(
                 id: r.id.clone(),
                 official: name_of(state, &r.account_id).await,
                 title: r.title.clone(),
-                date: when(r.decided_at.unwrap_or(r.created_at)),
+                date: state.date_time(lang, r.decided_at.unwrap_or(r.created_at)),
                 state: match r.status.as_str() {
                     "approved" => t.state_approved,
                     "rejected" => t.state_rejected,
@@ -492,7 +488,7 @@ async fn console_page(
             {
                 panel
                     .certificates
-                    .push(certificate(state, &c, &panel.name, now).await);
+                    .push(certificate(state, lang, &c, &panel.name, now).await);
             }
         }
     }

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use clave_idp::factors;
-use clave_wallet::value::rfc3339;
 
 use crate::PortalState;
 use crate::csrf::CsrfToken;
@@ -158,11 +157,7 @@ async fn show(
             id: s.id.clone(),
             device: device(s.user_agent.as_deref(), t),
             address: s.ip.clone().unwrap_or_default(),
-            since: rfc3339(s.created_at)
-                .replace('T', " ")
-                .chars()
-                .take(16)
-                .collect(),
+            since: state.date_time(lang, s.created_at),
             level: factors::rank(&s.acr),
             current: s.id == current.id,
         })

@@ -16,7 +16,6 @@ use clave_common::http::ClientAddr;
 use clave_idp::session::Session;
 use clave_signer::SignerError;
 use clave_signer::requests::SignRequest;
-use clave_wallet::value::rfc3339;
 
 use crate::PortalState;
 use crate::csrf::CsrfToken;
@@ -250,10 +249,6 @@ pub(crate) fn texts(lang: Lang) -> &'static SigningTexts {
     }
 }
 
-fn when(unix: i64) -> String {
-    rfc3339(unix).replace('T', " ").replace('Z', " UTC")
-}
-
 fn state_text(t: &'static SigningTexts, status: &str) -> &'static str {
     match status {
         "signed" => t.state_signed,
@@ -324,7 +319,12 @@ struct Row {
     date: String,
 }
 
-async fn rows(state: &PortalState, t: &'static SigningTexts, list: &[SignRequest]) -> Vec<Row> {
+async fn rows(
+    state: &PortalState,
+    lang: Lang,
+    t: &'static SigningTexts,
+    list: &[SignRequest],
+) -> Vec<Row> {
     let mut rows = Vec::with_capacity(list.len());
     for r in list {
         rows.push(Row {
@@ -332,9 +332,9 @@ async fn rows(state: &PortalState, t: &'static SigningTexts, list: &[SignRequest
             from: service_name(state, &r.client_id).await,
             purpose: r.purpose.clone(),
             documents: r.documents.len(),
-            until: when(r.expires_at),
+            until: state.date_time(lang, r.expires_at),
             state: state_text(t, &r.status),
-            date: when(r.decided_at.unwrap_or(r.created_at)),
+            date: state.date_time(lang, r.decided_at.unwrap_or(r.created_at)),
         });
     }
     rows
@@ -376,8 +376,8 @@ async fn list_page(
     let page = ListPage {
         chrome: Chrome::with_switch(lang, "/me/sign", &[]),
         t,
-        pending: rows(state, t, &pending).await,
-        history: rows(state, t, &history).await,
+        pending: rows(state, lang, t, &pending).await,
+        history: rows(state, lang, t, &history).await,
         can_sign,
         notice,
         error,
@@ -525,8 +525,8 @@ async fn request_page(
         from: service_name(state, &request.client_id).await,
         purpose: request.purpose.clone(),
         format: format_text(&request),
-        received: when(request.created_at),
-        until: when(request.expires_at),
+        received: state.date_time(lang, request.created_at),
+        until: state.date_time(lang, request.expires_at),
         state: state_text(t, &request.status),
         pending: request.status == "pending",
         signed: request.status == "signed",

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clave_wallet::WalletError;
-use clave_wallet::value::{ADDRESS_FIELDS, rfc3339};
+use clave_wallet::value::ADDRESS_FIELDS;
 use serde_json::{Map, Value};
 
 use crate::PortalState;
@@ -368,10 +368,6 @@ fn shown(value: &Value, t: &WalletTexts) -> String {
     }
 }
 
-fn day(unix: i64) -> String {
-    rfc3339(unix).chars().take(10).collect()
-}
-
 struct DataRow {
     label: String,
     value: String,
@@ -441,7 +437,7 @@ async fn data_page(
                 names.get(&v.source).cloned().unwrap_or_default()
             },
             verified: v.verified,
-            updated: day(v.recorded_at),
+            updated: state.date(lang, v.recorded_at),
         })
         .collect();
     let editable = catalogue
@@ -675,8 +671,8 @@ async fn permissions(
             service: c.client_name.clone(),
             purpose: c.purpose.clone(),
             data,
-            granted: day(c.granted_at),
-            expires: day(c.expires_at),
+            granted: state.date(lang, c.granted_at),
+            expires: state.date(lang, c.expires_at),
             status,
             one_time: c.mode == clave_wallet::consent::Mode::OneTime,
         };
@@ -849,10 +845,7 @@ async fn activity(
         .map_err(|e| PageError::from_idp(lang, &e))?
         .into_iter()
         .map(|e| LoginRow {
-            when: rfc3339(e.at)
-                .replace('T', " ")
-                .trim_end_matches('Z')
-                .to_owned(),
+            when: state.date_time(lang, e.at),
             event: t.login_kinds[e.kind as usize],
             detail: e.detail,
             address: e.addr.unwrap_or_default(),

@@ -185,6 +185,22 @@ async fn a_citizen_signs_a_requested_pdf_in_the_portal_and_validators_accept_it(
         "the page shows the document's SHA-256"
     );
     assert!(html.contains("PAdES B-T"));
+    // Dates as a Chilean reader writes them, in the deployment's zone.
+    let created = time::OffsetDateTime::parse(
+        request["created_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+    .unix_timestamp();
+    let local = clave_portal::dates::date_time(
+        clave_common::lang::Lang::Es,
+        &app.app.config.server.time_zone,
+        created,
+    );
+    assert!(
+        local.len() == 16 && local.as_bytes()[2] == b'-' && html.contains(&local),
+        "{local} in {html}"
+    );
 
     // What you see is what you sign: the document link gives the very bytes.
     let shown = desk
