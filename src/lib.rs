@@ -189,6 +189,7 @@ impl App {
             .merge(ops::routes(self.db.clone()))
             .merge(clave_idp::http::router(self.idp.clone()))
             .merge(clave_wallet::http::router(self.wallet.clone()))
+            .merge(clave_wallet::corrections::router(self.wallet.clone()))
             .merge(clave_wallet::mailbox::http::router(self.wallet.clone()))
             .merge(clave_signer::http::router(self.signer.clone()))
             .merge(clave_portal::router(portal))

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use clave_wallet::WalletError;
 use clave_wallet::value::ADDRESS_FIELDS;
 use serde_json::{Map, Value};
@@ -25,6 +25,7 @@ use crate::page::{Chrome, render, see_other};
 pub fn routes() -> Router<PortalState> {
     Router::new()
         .route("/me/data", get(data).post(edit))
+        .route("/me/data/corrections", post(ask_correction))
         .route("/me/data/email-code", axum::routing::post(email_code))
         .route("/me/permissions", get(permissions).post(revoke))
         .route("/me/permissions/{id}/receipt", get(receipt))
@@ -69,6 +70,34 @@ pub struct WalletTexts {
     pub saved: &'static str,
     /// How to correct data from a source.
     pub correction: &'static str,
+    /// The correction section's heading.
+    pub correction_heading: &'static str,
+    /// Its fields.
+    pub correction_attribute: &'static str,
+    /// .
+    pub correction_message: &'static str,
+    /// .
+    pub correction_hint: &'static str,
+    /// The button.
+    pub correction_send: &'static str,
+    /// After sending.
+    pub correction_sent: &'static str,
+    /// The list's caption.
+    pub corrections_caption: &'static str,
+    /// Columns and states.
+    pub col_asked: &'static str,
+    /// .
+    pub col_request: &'static str,
+    /// .
+    pub col_answer: &'static str,
+    /// .
+    pub col_correction_state: &'static str,
+    /// .
+    pub correction_open: &'static str,
+    /// .
+    pub correction_corrected: &'static str,
+    /// .
+    pub correction_rejected: &'static str,
     /// Address field labels, in [`ADDRESS_FIELDS`] order.
     pub address_fields: [&'static str; 5],
     /// `/me/permissions`' heading.
@@ -184,6 +213,20 @@ pub static ES: WalletTexts = WalletTexts {
     save: "Guardar",
     saved: "Tus datos se guardaron.",
     correction: "Si un dato de una institución está equivocado, pide la corrección a esa institución.",
+    correction_heading: "Pedir una corrección",
+    correction_attribute: "Dato equivocado",
+    correction_message: "Qué está mal y cuál es el dato correcto",
+    correction_hint: "La institución que entregó el dato recibe tu solicitud y te responde; verás su respuesta aquí y en tu casilla.",
+    correction_send: "Enviar la solicitud",
+    correction_sent: "Tu solicitud de corrección se envió a la institución.",
+    corrections_caption: "Tus solicitudes de corrección",
+    col_asked: "Fecha",
+    col_request: "Solicitud",
+    col_answer: "Respuesta",
+    col_correction_state: "Estado",
+    correction_open: "Esperando respuesta",
+    correction_corrected: "Corregido",
+    correction_rejected: "Rechazado",
     address_fields: [
         "Calle y número",
         "Comuna",
@@ -264,6 +307,20 @@ pub static EN: WalletTexts = WalletTexts {
     save: "Save",
     saved: "Your information was saved.",
     correction: "If an agency's information is wrong, ask that agency to correct it.",
+    correction_heading: "Ask for a correction",
+    correction_attribute: "Wrong information",
+    correction_message: "What is wrong and what is right",
+    correction_hint: "The agency that provided it gets your request and answers you; you will see the answer here and in your mailbox.",
+    correction_send: "Send the request",
+    correction_sent: "Your correction request was sent to the agency.",
+    corrections_caption: "Your correction requests",
+    col_asked: "Date",
+    col_request: "Request",
+    col_answer: "Answer",
+    col_correction_state: "Status",
+    correction_open: "Waiting for an answer",
+    correction_corrected: "Corrected",
+    correction_rejected: "Rejected",
     address_fields: [
         "Street and number",
         "Municipality",
@@ -399,6 +456,18 @@ struct DataPage {
     verify_email: Option<String>,
     /// Whether a code was just sent (the code field gets the focus).
     code_sent: bool,
+    /// The values from sources a correction can be asked of: (attribute, label).
+    correctable: Vec<(String, String)>,
+    /// The citizen's correction requests.
+    corrections: Vec<CorrectionRow>,
+}
+
+struct CorrectionRow {
+    date: String,
+    label: String,
+    message: String,
+    state: &'static str,
+    answer: String,
 }
 
 async fn data_page(
@@ -475,7 +544,31 @@ async fn data_page(
             }
         })
         .collect();
+    let correctable = values
+        .iter()
+        .filter(|v| v.source != clave_wallet::values::CITIZEN)
+        .map(|v| (v.attribute.clone(), label(&v.attribute)))
+        .collect();
+    let corrections = wallet
+        .corrections_of(account_id)
+        .await
+        .map_err(fail(lang))?
+        .into_iter()
+        .map(|c| CorrectionRow {
+            date: state.date(lang, c.created_at),
+            label: label(&c.attribute),
+            message: c.message,
+            state: match c.status.as_str() {
+                "corrected" => t.correction_corrected,
+                "rejected" => t.correction_rejected,
+                _ => t.correction_open,
+            },
+            answer: c.answer.unwrap_or_default(),
+        })
+        .collect();
     Ok(DataPage {
+        correctable,
+        corrections,
         chrome: Chrome::with_switch(lang, "/me/data", &[]),
         t,
         rows,
@@ -514,6 +607,7 @@ async fn data(
             page.code_sent = true;
         }
         Some("email_verified") => page.notice = Some(page.t.email_verified),
+        Some("correction_sent") => page.notice = Some(page.t.correction_sent),
         _ => {}
     }
     render(&page, lang, StatusCode::OK, cookies)
@@ -557,6 +651,42 @@ async fn edit(
                 .into_iter()
                 .collect();
             render(&page, lang, StatusCode::BAD_REQUEST, cookies)
+        }
+        Err(e) => Err(fail(lang)(e)),
+    }
+}
+
+/// `POST /me/data/corrections`: asks the source of a value to correct it.
+async fn ask_correction(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (form, lang) = form::checked(&headers, &body)?;
+    let Some(account_id) = citizen(&state, &headers, lang).await? else {
+        return Ok(see_other("/login", Vec::new()));
+    };
+    match state
+        .wallet
+        .request_correction(
+            &account_id,
+            form.get("attribute").unwrap_or_default(),
+            form.get("message").unwrap_or_default(),
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other("/me/data?done=correction_sent", Vec::new())),
+        Err(
+            WalletError::Invalid(text) | WalletError::Conflict(text) | WalletError::NotFound(text),
+        ) => {
+            let csrf = CsrfToken::for_page(&headers);
+            let mut page = data_page(&state, &account_id, lang, csrf.value().to_owned()).await?;
+            page.error = Some(text);
+            let cookies = csrf
+                .set_cookie(state.config.is_https())
+                .into_iter()
+                .collect();
+            render(&page, lang, StatusCode::UNPROCESSABLE_ENTITY, cookies)
         }
         Err(e) => Err(fail(lang)(e)),
     }

@@ -158,6 +158,33 @@ async fn every_portal_page_passes_axe_with_no_violation() {
         )
         .await
         .unwrap();
+    // A value from the registry, with a correction asked of it, for "My data".
+    app.app
+        .wallet
+        .catalogue()
+        .grant_source("birthdate", &registry.client_id)
+        .await
+        .unwrap();
+    app.app
+        .wallet
+        .publish(
+            &registry.client_id,
+            vec![Ok(clave_wallet::publish::Publication {
+                run: RUN.into(),
+                attribute: "birthdate".into(),
+                value: json!("1985-04-23"),
+                source_reference: None,
+                valid_from: None,
+                valid_until: None,
+            })],
+        )
+        .await
+        .unwrap();
+    app.app
+        .wallet
+        .request_correction(&maria.id, "birthdate", "Nací el 23 de marzo.")
+        .await
+        .unwrap();
     let mut found = Vec::new();
 
     // Before signing in, and a form with its error summary.

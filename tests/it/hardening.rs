@@ -20,6 +20,7 @@ const FORMS: &[&str] = &[
     "/unlock",
     "/me/data",
     "/me/data/email-code",
+    "/me/data/corrections",
     "/me/permissions",
     "/me/security",
     "/me/sessions",

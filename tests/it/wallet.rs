@@ -15,6 +15,7 @@ use crate::support::rp::{
 };
 
 mod cli;
+mod corrections;
 mod email;
 
 /// A source agency: a service client allowed to publish.

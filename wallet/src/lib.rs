@@ -18,6 +18,7 @@ pub mod access_log;
 pub mod callers;
 pub mod catalogue;
 pub mod consent;
+pub mod corrections;
 pub mod email_code;
 mod error;
 pub mod events;

@@ -31,6 +31,7 @@ pub const KINDS: &[&str] = &[
     "activation.code_issued",
     "caller.verified",
     "second_factor.reset",
+    "correction.answered",
 ];
 
 /// Journal entries read per round.
@@ -138,6 +139,19 @@ impl Mailbox<'_> {
                 format!(
                     "Se entregó un código de activación para tu cuenta ({}).\n\nAn activation code was issued for your account.",
                     super::markdown::escape(&text(&entry.data, "place"))
+                ),
+            ),
+            "correction.answered" => (
+                "Respondieron tu solicitud de corrección".to_owned(),
+                format!(
+                    "La institución respondió tu solicitud de corregir **{}**: {}.\n\n> {}\n\nMira tus datos en [Mis datos](/me/data).\n\nThe source answered your correction request.",
+                    super::markdown::escape(&text(&entry.data, "attribute")),
+                    if text(&entry.data, "status") == "corrected" {
+                        "corregido"
+                    } else {
+                        "rechazado"
+                    },
+                    super::markdown::escape(&text(&entry.data, "answer"))
                 ),
             ),
             "second_factor.reset" => (
