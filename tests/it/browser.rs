@@ -125,3 +125,79 @@ async fn a_citizen_signs_in_with_a_real_browser() {
         "{cookies}"
     );
 }
+
+/// The signing journey in a real browser: a service's request waits on the start page, the
+/// citizen opens it, reads the document's fingerprint, types a code from their authenticator
+/// app and signs; the service then holds the signed document.
+#[tokio::test]
+async fn a_citizen_signs_a_requested_document_in_a_real_browser() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = TestApp::new().await;
+    let maria = rp::citizen(&app).await;
+    let Some(secret) = crate::second_factor::enrolled(&app, &maria).await else {
+        return;
+    };
+    let mut registry = rp::web_client("Registro Civil");
+    registry.scopes.push("sign:request".into());
+    let registry = rp::register(&app, registry).await;
+    let client = app
+        .app
+        .idp
+        .clients()
+        .get(&registry.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let document = b"Solicitud de posesion efectiva";
+    let request = app
+        .app
+        .signer
+        .create_request(
+            &client,
+            serde_json::from_value(serde_json::json!({
+                "signer": { "run": RUN },
+                "purpose": "Firma de la solicitud de posesión efectiva",
+                "format": "cades",
+                "level": "B-B",
+                "documents": [{ "name": "solicitud.txt", "media_type": "text/plain",
+                                "content": base64::engine::general_purpose::STANDARD.encode(document) }],
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let page = browser.new_page().await;
+    page.goto(&app.at("/login")).await;
+    page.fill("input[name=run]", RUN).await;
+    page.fill("input[name=password]", PASSWORD).await;
+    page.click_and_wait("form button[type=submit]").await;
+    page.goto(&app.at("/")).await;
+    let landed = page.click_and_wait("a[href='/me/sign']").await;
+    assert!(landed.ends_with("/me/sign"), "{landed}");
+    let opened = page
+        .click_and_wait(&format!("a[href='/me/sign/{}']", request.id))
+        .await;
+    assert!(opened.contains(&request.id), "{opened}");
+    let fingerprint = hex_of(&sha2::Sha256::digest(document));
+    assert!(
+        page.text().await.contains(&fingerprint),
+        "the page shows the SHA-256"
+    );
+    app.advance(time::Duration::seconds(30));
+    let code = crate::second_factor::oathtool(&secret, app.app.idp.ctx().clock.unix()).unwrap();
+    page.fill("#otp", &code).await;
+    let done = page
+        .click_and_wait("form[action^='/me/sign/'] button[type=submit]")
+        .await;
+    assert!(done.contains("/me/sign?done=signed"), "{done}");
+    assert!(page.text().await.contains("Los documentos se firmaron."));
+    let signed = app.app.signer.request(&request.id).await.unwrap().unwrap();
+    assert_eq!(signed.status, "signed");
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
