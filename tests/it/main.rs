@@ -10,6 +10,7 @@ mod accessibility;
 mod browser;
 mod callers;
 mod emergency;
+mod faults;
 mod foundation;
 mod hardening;
 mod interop;
