@@ -19,6 +19,7 @@ mod mailbox;
 mod oidc;
 mod passkeys;
 mod second_factor;
+mod security;
 mod signing;
 mod tokens;
 mod wallet;
