@@ -20,6 +20,7 @@ mod csc;
 mod formats;
 mod pades;
 mod pki;
+mod races;
 
 const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
