@@ -3,7 +3,7 @@
 //! single-use thing. Each test checks that clave fails cleanly (a clear 503, never a hang or a
 //! 500), leaves nothing half-written, and recovers without a restart.
 
-mod kill;
+pub(crate) mod kill;
 mod postgres;
 mod races;
 mod storage;

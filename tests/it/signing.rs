@@ -18,6 +18,7 @@ use crate::support::rp::{Browser, Rp, citizen, register, web_client};
 
 mod csc;
 mod formats;
+mod killed;
 mod pades;
 mod pki;
 mod races;

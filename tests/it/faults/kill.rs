@@ -245,3 +245,111 @@ async fn key_rotations_killed_at_any_moment_leave_one_signing_key_per_algorithm(
     assert_eq!(status, 200, "{body}");
     crate::support::rp::verify_with_jwks(&app.url, body["access_token"].as_str().unwrap()).await;
 }
+
+/// A `clave serve` child on the app's database, for killing mid-request.
+pub(crate) struct ServeChild {
+    child: std::process::Child,
+    /// Its base URL.
+    pub(crate) url: String,
+}
+
+impl ServeChild {
+    pub(crate) fn start(app: &TestApp) -> Self {
+        use std::io::BufRead;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clave"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("CLAVE_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .envs(app.cli_env())
+            .env("CLAVE_LOG_FILTER", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The server prints its address once it is bound: ready, no sleeping.
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .strip_prefix("clave listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("clave serve did not start: {line}"))
+            .to_owned();
+        Self { child, url }
+    }
+
+    pub(crate) fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_server_killed_while_granting_a_consent_leaves_it_whole_or_absent() {
+    use crate::support::rp::{Browser, Landing, OnConsent, PASSWORD, RUN, Rp, citizen, form_with};
+    use crate::wallet::{ONGOING, publish_maria, service_with_wallet_access};
+
+    let app = TestApp::new().await;
+    let maria = citizen(&app).await;
+    publish_maria(&app).await;
+    let client = service_with_wallet_access(&app, None).await;
+    let rp = Rp::discover(&app, &client).await;
+    let mut browser = Browser::new(&app);
+    let consents = format!(
+        "SELECT COUNT(*) FROM wallet_consents WHERE client_id = '{}'",
+        client.client_id
+    );
+    for round in 0..12u64 {
+        // A consent granted in an earlier round would skip the page: revoke it.
+        let wallet = app.app.wallet.consents();
+        for consent in wallet.of_citizen(&maria.id).await.unwrap() {
+            if consent.status == "active" {
+                wallet.revoke(&maria.id, &consent.id).await.unwrap();
+            }
+        }
+        // The login and the consent page come from the in-process node; the approval goes to a
+        // second node, a real process, killed a little later each round.
+        let start = rp.start(&["wallet"], &[("authorization_details", ONGOING)]);
+        let landing = browser
+            .go(start.url.as_str(), Some((RUN, PASSWORD)), OnConsent::Stop)
+            .await;
+        let Landing::Page { path, body, .. } = landing else {
+            panic!("round {round}: no consent page");
+        };
+        assert_eq!(path, "/consent", "round {round}");
+        let form = form_with(&body, "decision", &app.at("/consent"));
+        let server = ServeChild::start(&app);
+        let action = form.action.replacen(&app.url, &server.url, 1);
+        let mut fields = form.fields.clone();
+        fields.push(("decision".into(), "approve".into()));
+        let post = tokio::spawn(browser.http.post(action).form(&fields).send());
+        tokio::time::sleep(Duration::from_millis(3 * round)).await;
+        server.kill();
+        let _ = post.await.unwrap();
+
+        journal_verifies(&app);
+        let granted = app
+            .journal_of_kind("consent.granted")
+            .await
+            .into_iter()
+            .filter(|e| e.data["client_id"] == client.client_id.as_str())
+            .count() as i64;
+        assert_eq!(
+            scalar(&app, &consents).await,
+            granted,
+            "round {round}: every consent stored is journaled, and only those"
+        );
+        let unsigned = scalar(
+            &app,
+            "SELECT COUNT(*) FROM wallet_consents WHERE receipt IS NULL OR receipt = ''",
+        )
+        .await;
+        assert_eq!(unsigned, 0, "round {round}: a consent without its receipt");
+    }
+}
