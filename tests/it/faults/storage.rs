@@ -57,11 +57,11 @@ impl SmallDisk {
             match file.write(&block) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
                 Err(e) => panic!("filling the disk: {e}"),
             }
         }
-        // Whatever is buffered must be refused too: the disk is full to the byte.
+        // Unbuffered writes: the last partial block took the last free byte.
         let _ = file.sync_all();
         path
     }
