@@ -374,4 +374,43 @@ mod tests {
         apply_security_headers(&mut h, true);
         assert!(h.get(header::STRICT_TRANSPORT_SECURITY).is_some());
     }
+
+    /// SQLite's own refusals, produced for real: a database at its page limit is full, one
+    /// opened read-only refuses writes. Both are a 503, not a 500.
+    #[tokio::test]
+    async fn storage_refusals_are_unavailable_not_internal() {
+        use sqlx::{Connection, Executor};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+                .await
+                .unwrap();
+        conn.execute("CREATE TABLE t (v BLOB); PRAGMA max_page_count = 4;")
+            .await
+            .unwrap();
+        let full = sqlx::query("INSERT INTO t (v) VALUES (zeroblob(100000))")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(is_unavailable(&full), "{full}");
+        assert_eq!(ApiError::from(full).status, StatusCode::SERVICE_UNAVAILABLE);
+        conn.close().await.unwrap();
+
+        let mut read_only =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", path.display()))
+                .await
+                .unwrap();
+        let refused = sqlx::query("INSERT INTO t (v) VALUES (1)")
+            .execute(&mut read_only)
+            .await
+            .unwrap_err();
+        assert!(is_unavailable(&refused), "{refused}");
+        // A mistake in a query is still an internal error.
+        let mistake = sqlx::query("SELECT nothing FROM nowhere")
+            .execute(&mut read_only)
+            .await
+            .unwrap_err();
+        assert!(!is_unavailable(&mistake), "{mistake}");
+    }
 }
