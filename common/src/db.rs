@@ -135,6 +135,20 @@ impl Db {
                     Ok(())
                 })
             })
+            // A connection must come out of the pool outside any transaction. When a write fails
+            // with the storage full, SQLite rolls the transaction back by itself, so the
+            // rollback the driver later sends fails and leaves its transaction count
+            // behind: every later `begin` on that connection would fail. Such a connection is
+            // closed and replaced instead of lent out.
+            .before_acquire(|conn, _meta| {
+                Box::pin(async move {
+                    let clean = !sqlx::Connection::is_in_transaction(conn);
+                    if !clean {
+                        tracing::warn!("closing a pooled connection left inside a transaction");
+                    }
+                    Ok(clean)
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(DbError::Connect)?;

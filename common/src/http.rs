@@ -99,7 +99,8 @@ impl ApiError {
     }
 }
 
-/// Whether a database error means the database is unreachable (so 503, not 500).
+/// Whether a database error means the database is unreachable or cannot store anything
+/// right now (so 503, not 500).
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     matches!(
         err,
@@ -108,6 +109,26 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
     ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+        || is_storage_refusal(err)
+}
+
+/// Whether the database refused a write because its storage is full, read-only or failing:
+/// an operational fault that the client can only wait out, while reads go on working.
+fn is_storage_refusal(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+        // The primary result code is the low byte of the extended one: SQLITE_READONLY (8),
+        // SQLITE_IOERR (10) or SQLITE_FULL (13).
+        return sqlx::error::DatabaseError::code(sqlite)
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 8 | 10 | 13));
+    }
+    // PostgreSQL: class 53 (insufficient resources, such as disk_full) and a read-only
+    // transaction (25006, a standby or `default_transaction_read_only`).
+    db.code()
+        .is_some_and(|c| c.starts_with("53") || c == "25006")
 }
 
 /// Whether the database refused text the client sent (PostgreSQL cannot store NUL, and
@@ -352,5 +373,44 @@ mod tests {
         let mut h = HeaderMap::new();
         apply_security_headers(&mut h, true);
         assert!(h.get(header::STRICT_TRANSPORT_SECURITY).is_some());
+    }
+
+    /// SQLite's own refusals, produced for real: a database at its page limit is full, one
+    /// opened read-only refuses writes. Both are a 503, not a 500.
+    #[tokio::test]
+    async fn storage_refusals_are_unavailable_not_internal() {
+        use sqlx::{Connection, Executor};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+                .await
+                .unwrap();
+        conn.execute("CREATE TABLE t (v BLOB); PRAGMA max_page_count = 4;")
+            .await
+            .unwrap();
+        let full = sqlx::query("INSERT INTO t (v) VALUES (zeroblob(100000))")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(is_unavailable(&full), "{full}");
+        assert_eq!(ApiError::from(full).status, StatusCode::SERVICE_UNAVAILABLE);
+        conn.close().await.unwrap();
+
+        let mut read_only =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", path.display()))
+                .await
+                .unwrap();
+        let refused = sqlx::query("INSERT INTO t (v) VALUES (1)")
+            .execute(&mut read_only)
+            .await
+            .unwrap_err();
+        assert!(is_unavailable(&refused), "{refused}");
+        // A mistake in a query is still an internal error.
+        let mistake = sqlx::query("SELECT nothing FROM nowhere")
+            .execute(&mut read_only)
+            .await
+            .unwrap_err();
+        assert!(!is_unavailable(&mistake), "{mistake}");
     }
 }

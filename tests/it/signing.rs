@@ -20,8 +20,10 @@ mod csc;
 mod external_tsa;
 mod formats;
 mod institutions;
+mod killed;
 mod pades;
 mod pki;
+mod races;
 mod requests;
 
 const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

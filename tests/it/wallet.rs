@@ -57,7 +57,7 @@ async fn service_token(app: &TestApp, client: &Registered, scope: &str) -> Strin
 }
 
 /// A call with a bearer token; the status and the JSON body.
-async fn call(
+pub(crate) async fn call(
     method: reqwest::Method,
     url: &str,
     token: &str,
@@ -97,7 +97,7 @@ async fn put(
 }
 
 /// The registry and the health fund publish María's data.
-async fn publish_maria(app: &TestApp) -> (Registered, Registered) {
+pub(crate) async fn publish_maria(app: &TestApp) -> (Registered, Registered) {
     let (registry, registry_token) = source(
         app,
         "Registro Civil",
@@ -387,7 +387,7 @@ async fn a_batch_writes_every_valid_item_at_once_and_reports_the_others() {
 
 /// A web client for the wallet tests: login scopes, the wallet's, and client_credentials
 /// for the agency API.
-async fn service_with_wallet_access(app: &TestApp, events: Option<&str>) -> Registered {
+pub(crate) async fn service_with_wallet_access(app: &TestApp, events: Option<&str>) -> Registered {
     let mut new = web_client("Municipalidad de Providencia");
     new.scopes
         .extend(["health", "address", "wallet", "wallet:read"].map(String::from));
@@ -409,7 +409,7 @@ async fn service_with_wallet_access(app: &TestApp, events: Option<&str>) -> Regi
     registered
 }
 
-const ONGOING: &str = r#"[{"type": "clave_wallet", "attributes": ["birthdate"], "optional_attributes": ["nationality"], "purpose": "Verificar la edad para el subsidio", "mode": "ongoing", "expires_in": 2592000}]"#;
+pub(crate) const ONGOING: &str = r#"[{"type": "clave_wallet", "attributes": ["birthdate"], "optional_attributes": ["nationality"], "purpose": "Verificar la edad para el subsidio", "mode": "ongoing", "expires_in": 2592000}]"#;
 
 #[tokio::test]
 async fn a_relying_party_gets_the_consented_claims_with_provenance_and_a_verifiable_receipt() {
