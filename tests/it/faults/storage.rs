@@ -98,7 +98,7 @@ async fn call(
 
 #[tokio::test]
 async fn a_full_disk_refuses_writes_with_503_and_reads_keep_working() {
-    let disk = match SmallDisk::mount("2m") {
+    let disk = match SmallDisk::mount("16m") {
         Ok(disk) => disk,
         Err(reason) => {
             eprintln!("skipped: {reason}");
