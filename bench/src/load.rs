@@ -257,7 +257,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut table = report::markdown(&args.label, &results);
     let limit = 1000.0 / setup.argon2_hash_ms.max(1e-9);
     table.push_str(&format!(
-        "\n{}: {:.1} ms per hash on one core, so at most {limit:.0} password logins per vCPU second",
+        "\n{}: {:.1} CPU ms per hash, so at most {limit:.0} password logins per vCPU second",
         setup.argon2, setup.argon2_hash_ms
     ));
     for r in results.iter().filter(|r| r.scenario.starts_with("login")) {
