@@ -6,6 +6,11 @@
 #   bench/run.sh                       # 1,000 citizens, 10 s per scenario, 32 workers
 #   CITIZENS=1000000 DURATION=20 bench/run.sh
 #   BACKENDS=sqlite bench/run.sh       # one backend only
+#   BIN=/tmp/before BENCH=target/release/clave-bench bench/run.sh
+#                                      # an earlier server build, driven by this clave-bench
+#   SESSIONS=100000 bench/run.sh       # with 100,000 active sessions in the database
+#   ARGON2_MEMORY_KIB=7168 ARGON2_ITERATIONS=5 SCENARIOS=login bench/run.sh
+#                                      # Keycloak's hash settings instead of clave's defaults
 #
 # PostgreSQL: PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres) must allow
 # creating and dropping the database `clave_bench`.
@@ -21,11 +26,19 @@ SCENARIOS="${SCENARIOS:-all}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PORT="${PORT:-18080}"
-OUT="bench/results"
+SESSIONS="${SESSIONS:-0}"
+OUT="${OUT:-bench/results}"
 mkdir -p "$OUT"
 
-cargo build --release --locked -p clave -p clave-bench
-BIN=target/release
+# BIN names other binaries to measure (an earlier build, for before/after numbers).
+BIN="${BIN:-target/release}"
+if [ "$BIN" = target/release ]; then
+  cargo build --release --locked -p clave -p clave-bench
+fi
+BENCH="${BENCH:-$BIN/clave-bench}"
+if [ -n "${ARGON2_MEMORY_KIB:-}" ]; then export CLAVE_PASSWORDS__ARGON2_MEMORY_KIB="$ARGON2_MEMORY_KIB"; fi
+if [ -n "${ARGON2_ITERATIONS:-}" ]; then export CLAVE_PASSWORDS__ARGON2_ITERATIONS="$ARGON2_ITERATIONS"; fi
+machine="$(nproc) vCPU, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
 
 for backend in $BACKENDS; do
   work="$(mktemp -d)"
@@ -33,12 +46,15 @@ for backend in $BACKENDS; do
   export CLAVE_SERVER__LISTEN="127.0.0.1:$PORT"
   export CLAVE_SERVER__PUBLIC_URL="http://127.0.0.1:$PORT"
   unset CLAVE_DATABASE__URL
+  stats=()
   if [ "$backend" = postgres ]; then
     psql "$PG_ADMIN_URL" -qc 'DROP DATABASE IF EXISTS clave_bench' -c 'CREATE DATABASE clave_bench'
     export CLAVE_DATABASE__URL="${PG_ADMIN_URL%/*}/clave_bench"
+    stats=(--db-stats "$CLAVE_DATABASE__URL")
   fi
   "$BIN/clave" migrate >/dev/null
-  "$BIN/clave-bench" seed --citizens "$CITIZENS" --clients "$CLIENTS" --out "$work/setup.json"
+  "$BENCH" seed --citizens "$CITIZENS" --clients "$CLIENTS" --sessions "$SESSIONS" \
+    --out "$work/setup.json"
   "$BIN/clave" serve >"$work/server.log" 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null || true' EXIT
@@ -48,9 +64,10 @@ for backend in $BACKENDS; do
   done
   base_rss=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
   echo "[$backend] server pid $server, base RSS $((base_rss / 1024)) MiB"
-  "$BIN/clave-bench" run --url "http://127.0.0.1:$PORT" --setup "$work/setup.json" \
+  "$BENCH" run --url "http://127.0.0.1:$PORT" --setup "$work/setup.json" \
     --scenarios "$SCENARIOS" --duration "$DURATION" --warmup "$WARMUP" \
-    --concurrency "$CONCURRENCY" --pid "$server" --label "$backend, $CITIZENS citizens" \
+    --concurrency "$CONCURRENCY" --pid "$server" "${stats[@]}" \
+    --label "$backend, $CITIZENS citizens, $SESSIONS seeded sessions; $machine" \
     --json "$OUT/$backend.json" --markdown "$OUT/$backend.md"
   echo "base RSS after start: $((base_rss / 1024)) MiB" >>"$OUT/$backend.md"
   kill "$server"

@@ -101,7 +101,7 @@ impl App {
             clock: clock.clone(),
             master: master.clone(),
             journal: journal.clone(),
-            hash_slots: Arc::new(tokio::sync::Semaphore::new(hash_slots)),
+            hash_slots: Arc::new(clave_idp::password::HashSlots::new(hash_slots)),
             claims: Arc::new(clave_wallet::WalletClaims),
         });
         let wallet = Wallet::new(idp.clone());

@@ -22,7 +22,9 @@ pub const SCENARIOS: &[&str] = &[
     "introspect",
     "wallet-read",
     "wallet-publish",
+    "sign-hash",
     "login",
+    "login-totp",
 ];
 
 /// Flags of `run`.
@@ -35,7 +37,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "bench-setup.json")]
     setup: PathBuf,
     /// Scenarios, comma separated, or `all`: client-credentials, refresh, userinfo,
-    /// introspect, wallet-read, wallet-publish, login.
+    /// introspect, wallet-read, wallet-publish, sign-hash, login, login-totp.
     #[arg(long, default_value = "all")]
     scenarios: String,
     /// Concurrent workers.
@@ -59,6 +61,10 @@ pub struct RunArgs {
     /// Write the results as a Markdown table here.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// A PostgreSQL URL of the server's database: reports the write transactions and
+    /// write-ahead log each request cost (the whole database server's, so run nothing else).
+    #[arg(long)]
+    db_stats: Option<String>,
     /// A label for the results (the backend, the machine).
     #[arg(long, default_value = "")]
     label: String,
@@ -66,13 +72,62 @@ pub struct RunArgs {
 
 /// What one worker holds between requests.
 enum Worker {
-    Token { client: usize },
-    Refresh { refresh: String },
-    Bearer { access: String },
-    Agency { token: String, sub: String },
-    Publish { token: String, round: u64 },
-    Login { next: u32 },
+    Token {
+        client: usize,
+    },
+    Refresh {
+        refresh: String,
+    },
+    Bearer {
+        access: String,
+    },
+    Agency {
+        token: String,
+        sub: String,
+    },
+    Publish {
+        token: String,
+        round: u64,
+    },
+    Login {
+        next: u32,
+    },
+    LoginTotp {
+        next: u32,
+        code: Option<(u32, String)>,
+    },
+    SignHash(Box<Signatory>),
 }
+
+/// Citizens each `sign-hash` worker signs for, taking turns: each may activate its
+/// credential at most twice per 30-second step (one one-time code each).
+const SIGNERS_PER_WORKER: u32 = 4;
+
+/// What a `sign-hash` worker holds: its citizens' tokens and credentials, the activation it
+/// is spending, and the code for the next one.
+struct Signatory {
+    signers: Vec<Signer>,
+    turn: usize,
+    round: u64,
+    code: Option<(usize, String)>,
+    activation: Option<Activation>,
+}
+
+struct Signer {
+    index: u32,
+    token: String,
+    credential: String,
+}
+
+struct Activation {
+    signer: usize,
+    sad: String,
+    hashes: Vec<String>,
+}
+
+/// The OIDs of SHA-256 and of ECDSA with SHA-256, as CSC names them.
+const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
+const ECDSA_SHA256_OID: &str = "1.2.840.10045.4.3.2";
 
 struct Shared {
     base: String,
@@ -80,6 +135,7 @@ struct Shared {
     http: reqwest::Client,
     scenario: String,
     concurrency: usize,
+    codes: Arc<scenarios::Codes>,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -108,6 +164,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.concurrency * 2)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
+    let codes = Arc::new(scenarios::Codes::new()?);
+    let mut stats = match &args.db_stats {
+        Some(url) => Some(
+            <sqlx::PgConnection as sqlx::Connection>::connect(url)
+                .await
+                .context("--db-stats: cannot connect")?,
+        ),
+        None => None,
+    };
     let mut results = Vec::new();
     for name in wanted {
         let shared = Arc::new(Shared {
@@ -116,6 +181,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             http: http.clone(),
             scenario: name.clone(),
             concurrency: args.concurrency,
+            codes: codes.clone(),
         });
         eprintln!("{name}: preparing {} workers", args.concurrency);
         let mut workers = Vec::new();
@@ -132,6 +198,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             workers = back;
         }
         let before = args.pid.map(cpu_seconds).transpose()?;
+        let db_before = match stats.as_mut() {
+            Some(conn) => Some(database_writes(conn).await?),
+            None => None,
+        };
         eprintln!("{name}: measuring");
         let started = Instant::now();
         let (_, tally) = drive(
@@ -143,6 +213,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await;
         let elapsed = started.elapsed().as_secs_f64();
         let after = args.pid.map(cpu_seconds).transpose()?;
+        let db_after = match stats.as_mut() {
+            Some(conn) => Some(database_writes(conn).await?),
+            None => None,
+        };
         let cpu = before.zip(after).map(|(b, a)| a - b);
         let memory = args.pid.map(memory_kib).transpose()?;
         let per_request = if name == "wallet-publish" {
@@ -159,6 +233,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             memory,
             per_request,
         );
+        let result = match db_before.zip(db_after) {
+            Some(((x0, w0), (x1, w1))) => {
+                result.with_database_writes(x1.saturating_sub(x0), w1.saturating_sub(w0))
+            }
+            None => result,
+        };
         eprintln!("{}", report::line(&result));
         results.push(result);
     }
@@ -167,12 +247,29 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "url": args.url,
         "citizens": setup.citizens,
         "argon2": setup.argon2,
+        "argon2_hash_ms": setup.argon2_hash_ms,
+        "argon2_limit_per_vcpu": 1000.0 / setup.argon2_hash_ms.max(1e-9),
         "results": results,
     });
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
-    let table = report::markdown(&args.label, &results);
+    let mut table = report::markdown(&args.label, &results);
+    let limit = 1000.0 / setup.argon2_hash_ms.max(1e-9);
+    table.push_str(&format!(
+        "\n{}: {:.1} CPU ms per hash, so at most {limit:.0} password logins per vCPU second",
+        setup.argon2, setup.argon2_hash_ms
+    ));
+    for r in results.iter().filter(|r| r.scenario.starts_with("login")) {
+        if let Some(per_vcpu) = r.per_vcpu {
+            table.push_str(&format!(
+                "; {} reaches {:.0} % of it",
+                r.scenario,
+                100.0 * per_vcpu / limit
+            ));
+        }
+    }
+    table.push('\n');
     if let Some(path) = &args.markdown {
         std::fs::write(path, &table)?;
     }
@@ -213,12 +310,49 @@ async fn prepare(shared: &Shared, i: usize) -> anyhow::Result<Worker> {
                 sub: tokens.sub,
             }
         }
+        // Each worker publishes its own rounds of citizens, so that no two batches race for
+        // the same rows (a conflict clave answers with 409, as it should).
         "wallet-publish" => Worker::Publish {
             token: scenarios::client_token(&shared.http, base, &setup.registry, "wallet:publish")
                 .await?,
-            round: 0,
+            round: i as u64,
         },
         "login" => Worker::Login { next: index },
+        "login-totp" => Worker::LoginTotp {
+            next: index,
+            code: None,
+        },
+        "sign-hash" => {
+            let mut signers = Vec::new();
+            for k in 0..SIGNERS_PER_WORKER {
+                let index = index + k * shared.concurrency as u32;
+                let tokens = scenarios::log_in(base, setup, index, "openid sign", None).await?;
+                let listed = shared
+                    .http
+                    .post(format!("{base}/csc/v2/credentials/list"))
+                    .bearer_auth(&tokens.access)
+                    .json(&json!({}))
+                    .send()
+                    .await?;
+                let listed = expect_ok(listed, "credentials/list").await?;
+                let credential = listed["credentialIDs"][0]
+                    .as_str()
+                    .context("the citizen got no signing credential")?
+                    .to_owned();
+                signers.push(Signer {
+                    index,
+                    token: tokens.access,
+                    credential,
+                });
+            }
+            Worker::SignHash(Box::new(Signatory {
+                signers,
+                turn: 0,
+                round: 0,
+                code: None,
+                activation: None,
+            }))
+        }
         other => bail!("unknown scenario {other}"),
     })
 }
@@ -255,6 +389,7 @@ async fn drive(
                     )
                     .is_ok()
             {
+                ready(&shared, &mut worker).await;
                 let started = Instant::now();
                 match step(&shared, &mut worker).await {
                     Ok(()) => tally
@@ -278,6 +413,53 @@ async fn drive(
         }
     }
     (back, all)
+}
+
+/// Waits, outside the measured time, until the worker's next request can be made: a
+/// one-time code for a citizen who has not used it yet.
+async fn ready(shared: &Shared, worker: &mut Worker) {
+    match worker {
+        Worker::LoginTotp { next, code } if code.is_none() => {
+            let citizens = shared.setup.citizens.max(1);
+            loop {
+                // This worker's citizens, from where it left off, at most once round.
+                for _ in 0..citizens.div_ceil(shared.concurrency as u32) {
+                    let index = *next % citizens;
+                    *next += shared.concurrency as u32;
+                    if let Some(found) = shared.codes.take(index) {
+                        *code = Some((index, found));
+                        return;
+                    }
+                }
+                tokio::time::sleep(scenarios::Codes::until_next_step()).await;
+            }
+        }
+        Worker::SignHash(signatory)
+            if signatory.code.is_none()
+                && signatory
+                    .activation
+                    .as_ref()
+                    .is_none_or(|a| a.hashes.is_empty()) =>
+        {
+            let n = signatory.signers.len();
+            loop {
+                for _ in 0..n {
+                    let k = signatory.turn % n.max(1);
+                    signatory.turn += 1;
+                    if let Some(found) = signatory
+                        .signers
+                        .get(k)
+                        .and_then(|s| shared.codes.take(s.index))
+                    {
+                        signatory.code = Some((k, found));
+                        return;
+                    }
+                }
+                tokio::time::sleep(scenarios::Codes::until_next_step()).await;
+            }
+        }
+        _ => {}
+    }
 }
 
 async fn expect_ok(response: reqwest::Response, what: &str) -> anyhow::Result<Value> {
@@ -360,7 +542,7 @@ async fn step(shared: &Shared, worker: &mut Worker) -> anyhow::Result<()> {
             expect_ok(response, "wallet read").await?;
         }
         Worker::Publish { token, round } => {
-            *round += 1;
+            *round += shared.concurrency as u64;
             let offset = (*round as usize * PUBLISH_ITEMS) as u32;
             let items: Vec<Value> = (0..PUBLISH_ITEMS as u32)
                 .map(|i| {
@@ -385,8 +567,95 @@ async fn step(shared: &Shared, worker: &mut Worker) -> anyhow::Result<()> {
             scenarios::log_in(base, setup, *next, "openid", None).await?;
             *next += shared.concurrency as u32;
         }
+        Worker::LoginTotp { code, .. } => {
+            let (index, code) = code.take().context("no one-time code")?;
+            scenarios::log_in_with(base, setup, index, "openid", None, Some(&code)).await?;
+        }
+        Worker::SignHash(signatory) => sign_hash(shared, signatory).await?,
     }
     Ok(())
+}
+
+/// Hashes one activation binds: the most clave allows, so that one-time codes (two per
+/// citizen per 30 s) do not limit the signatures.
+const HASHES_PER_ACTIVATION: usize = 100;
+
+/// One `signatures/signHash` of one hash; first, when the activation is spent, a
+/// `credentials/authorize` binding the next hashes with a fresh one-time code.
+async fn sign_hash(shared: &Shared, signatory: &mut Signatory) -> anyhow::Result<()> {
+    use base64::Engine;
+    let (base, http) = (&shared.base, &shared.http);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some((k, code)) = signatory.code.take() {
+        signatory.round += 1;
+        let hashes: Vec<String> = (0..HASHES_PER_ACTIVATION as u64)
+            .map(|j| {
+                let mut hash = [0_u8; 32];
+                hash[..8].copy_from_slice(&signatory.round.to_be_bytes());
+                hash[8..16].copy_from_slice(&j.to_be_bytes());
+                b64.encode(hash)
+            })
+            .collect();
+        let signer = signatory.signers.get(k).context("no such signer")?;
+        let response = http
+            .post(format!("{base}/csc/v2/credentials/authorize"))
+            .bearer_auth(&signer.token)
+            .json(&json!({
+                "credentialID": signer.credential,
+                "numSignatures": hashes.len(),
+                "hashes": hashes,
+                "hashAlgorithmOID": SHA256_OID,
+                "authData": [{ "id": "otp", "value": code }],
+            }))
+            .send()
+            .await?;
+        let body = expect_ok(response, "credentials/authorize").await?;
+        let sad = body["SAD"].as_str().context("no SAD")?.to_owned();
+        signatory.activation = Some(Activation {
+            signer: k,
+            sad,
+            hashes,
+        });
+    }
+    let activation = signatory
+        .activation
+        .as_mut()
+        .context("no activation to sign with")?;
+    let hash = activation.hashes.pop().context("the activation is spent")?;
+    let signer = signatory
+        .signers
+        .get(activation.signer)
+        .context("no such signer")?;
+    let response = http
+        .post(format!("{base}/csc/v2/signatures/signHash"))
+        .bearer_auth(&signer.token)
+        .json(&json!({
+            "credentialID": signer.credential,
+            "SAD": activation.sad,
+            "hashes": [hash],
+            "hashAlgorithmOID": SHA256_OID,
+            "signAlgo": ECDSA_SHA256_OID,
+        }))
+        .send()
+        .await?;
+    let body = expect_ok(response, "signHash").await?;
+    if body["signatures"].as_array().map(Vec::len) != Some(1) {
+        bail!("unsigned: signHash returned no signature");
+    }
+    Ok(())
+}
+
+/// The next transaction id PostgreSQL will assign (only writing transactions get one) and
+/// the write-ahead log position, read without taking a transaction id.
+async fn database_writes(conn: &mut sqlx::PgConnection) -> anyhow::Result<(u64, u64)> {
+    let (xid, lsn): (String, String) = sqlx::query_as(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text, pg_current_wal_lsn()::text",
+    )
+    .fetch_one(conn)
+    .await?;
+    let (high, low) = lsn.split_once('/').context("a malformed WAL position")?;
+    let wal = (u64::from_str_radix(high, 16)? << 32) | u64::from_str_radix(low, 16)?;
+    Ok((xid.parse()?, wal))
 }
 
 /// The CPU seconds (user + system) process `pid` has used.

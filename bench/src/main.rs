@@ -24,9 +24,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Fill a database for a benchmark: citizens (all with the same password, hashed once:
-    /// every seeded citizen shares one precomputed password hash), five wallet attributes
-    /// each, a relying party, a source agency and service clients. Writes the credentials
-    /// the scenarios need as JSON.
+    /// every seeded citizen shares one precomputed password hash, and one TOTP seed, sealed
+    /// per account), five wallet attributes each, a relying party, a source agency and
+    /// service clients. Writes the credentials the scenarios need as JSON.
     Seed(seed::SeedArgs),
     /// Run scenarios against a running server and print the results.
     Run(load::RunArgs),

@@ -30,6 +30,10 @@ pub struct ScenarioResult {
     pub rss_mib: Option<f64>,
     /// The server's peak resident memory so far, MiB.
     pub peak_rss_mib: Option<f64>,
+    /// PostgreSQL only: write transactions per successful request.
+    pub db_write_xacts_per_request: Option<f64>,
+    /// PostgreSQL only: write-ahead log written per successful request, KiB.
+    pub db_wal_kib_per_request: Option<f64>,
 }
 
 impl ScenarioResult {
@@ -69,7 +73,19 @@ impl ScenarioResult {
             per_vcpu: cpu.filter(|c| *c > 0.0).map(|c| ok as f64 / c),
             rss_mib: memory.map(|(rss, _)| rss as f64 / 1024.0),
             peak_rss_mib: memory.map(|(_, peak)| peak as f64 / 1024.0),
+            db_write_xacts_per_request: None,
+            db_wal_kib_per_request: None,
         }
+    }
+
+    /// Adds what the database wrote while measuring: `xacts` write transactions and `wal`
+    /// bytes of write-ahead log.
+    pub fn with_database_writes(mut self, xacts: u64, wal: u64) -> Self {
+        if self.ok > 0 {
+            self.db_write_xacts_per_request = Some(xacts as f64 / self.ok as f64);
+            self.db_wal_kib_per_request = Some(wal as f64 / 1024.0 / self.ok as f64);
+        }
+        self
     }
 }
 
@@ -96,12 +112,12 @@ pub fn markdown(label: &str, results: &[ScenarioResult]) -> String {
     if !label.is_empty() {
         out.push_str(&format!("**{label}**\n\n"));
     }
-    out.push_str("| scenario | concurrency | req/s | items/s | per vCPU (req/CPU s) | p50 ms | p90 ms | p99 ms | max ms | errors | server RSS MiB (peak) |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| scenario | concurrency | req/s | items/s | per vCPU (req/CPU s) | p50 ms | p90 ms | p99 ms | max ms | errors | server RSS MiB (peak) | DB write tx / req | WAL KiB / req |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in results {
         let errors: u64 = r.errors.values().sum();
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
+            "| {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |\n",
             r.scenario,
             r.concurrency,
             r.requests_per_sec,
@@ -116,7 +132,11 @@ pub fn markdown(label: &str, results: &[ScenarioResult]) -> String {
             match (r.rss_mib, r.peak_rss_mib) {
                 (Some(rss), Some(peak)) => format!("{rss:.0} ({peak:.0})"),
                 _ => "n/a".to_owned(),
-            }
+            },
+            r.db_write_xacts_per_request
+                .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}")),
+            r.db_wal_kib_per_request
+                .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}")),
         ));
     }
     out

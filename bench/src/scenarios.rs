@@ -1,9 +1,13 @@
 //! The HTTP exchanges of each scenario, done as a browser and a service would do them.
 
 use anyhow::{Context, anyhow, bail};
+use clave_common::clock::{Clock, SystemClock};
 use serde_json::{Value, json};
 
 use crate::seed::{ATTRIBUTES, Credentials, REDIRECT_URI, Setup, run_text};
+
+/// The level of assurance of a password and a second factor.
+pub const LOA_2: &str = "urn:clave:loa:2";
 
 /// The `authorization_details` of a standing consent to the five seeded attributes.
 pub fn five_attributes() -> String {
@@ -71,6 +75,19 @@ pub async fn log_in(
     scope: &str,
     details: Option<&str>,
 ) -> anyhow::Result<Tokens> {
+    log_in_with(base, setup, index, scope, details, None).await
+}
+
+/// [`log_in`] asking for level 2 (`acr_values`), with `code` from the citizen's authenticator
+/// for the second-factor page.
+pub async fn log_in_with(
+    base: &str,
+    setup: &Setup,
+    index: u32,
+    scope: &str,
+    details: Option<&str>,
+    code: Option<&str>,
+) -> anyhow::Result<Tokens> {
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -86,6 +103,9 @@ pub async fn log_in(
     if let Some(details) = details {
         params.push(("authorization_details", details));
     }
+    if code.is_some() {
+        params.push(("acr_values", LOA_2));
+    }
     let mut url = format!(
         "{base}/oauth2/authorize?{}",
         serde_urlencoded::to_string(&params)?
@@ -93,15 +113,20 @@ pub async fn log_in(
     for _ in 0..12 {
         let response = browser.get(&url).send().await?;
         let path = url::Url::parse(&url)?.path().to_owned();
-        let response = if response.status().is_success() && (path == "/login" || path == "/consent")
-        {
+        let form = ["/login", "/consent", "/login/second-factor"].contains(&path.as_str());
+        let response = if response.status().is_success() && form {
             let html = response.text().await?;
             let mut fields = form_fields(&html);
-            if path == "/login" {
-                fields.push(("run".into(), run.clone()));
-                fields.push(("password".into(), setup.password.clone()));
-            } else {
-                fields.push(("decision".into(), "approve".into()));
+            match path.as_str() {
+                "/login" => {
+                    fields.push(("run".into(), run.clone()));
+                    fields.push(("password".into(), setup.password.clone()));
+                }
+                "/consent" => fields.push(("decision".into(), "approve".into())),
+                _ => {
+                    let code = code.context("the second-factor page came without a code")?;
+                    fields.push(("code".into(), code.to_owned()));
+                }
             }
             browser
                 .post(format!("{base}{path}"))
@@ -154,6 +179,56 @@ pub async fn log_in(
         };
     }
     bail!("login flow: too many redirects")
+}
+
+/// One-time codes of the seeded citizens' authenticators, each handed out once: clave accepts
+/// a code of the previous, current or next 30-second step, never one of a step at or before
+/// the last it accepted for that citizen.
+#[derive(Debug)]
+pub struct Codes {
+    generator: totp_rs::TOTP,
+    last_step: std::sync::Mutex<std::collections::HashMap<u32, u64>>,
+}
+
+impl Codes {
+    /// The codes of the seed every seeded citizen shares.
+    pub fn new() -> anyhow::Result<Self> {
+        let generator = totp_rs::TOTP::new(
+            totp_rs::Algorithm::SHA1,
+            6,
+            1,
+            30,
+            crate::seed::TOTP_SEED.to_vec(),
+            None,
+            "bench".into(),
+        )
+        .map_err(|e| anyhow!("TOTP parameters: {e}"))?;
+        Ok(Self {
+            generator,
+            last_step: Default::default(),
+        })
+    }
+
+    /// A code citizen `index` has not used yet (of the current step, or else the next), or
+    /// `None` when both are spent.
+    pub fn take(&self, index: u32) -> Option<String> {
+        let current = u64::try_from(SystemClock.unix()).ok()? / 30;
+        let mut used = self.last_step.lock().ok()?;
+        let step = match used.get(&index) {
+            Some(&last) if last > current => return None,
+            Some(&last) if last >= current => last + 1,
+            _ => current,
+        };
+        used.insert(index, step);
+        Some(self.generator.generate(step * 30))
+    }
+
+    /// Seconds until the next step begins.
+    pub fn until_next_step() -> std::time::Duration {
+        let millis = SystemClock.now().unix_timestamp_nanos() / 1_000_000;
+        let into = u64::try_from(millis.rem_euclid(30_000)).unwrap_or(0);
+        std::time::Duration::from_millis(30_000 - into + 50)
+    }
 }
 
 /// The `sub` of an ID token (its signature was checked by the server that just issued it).

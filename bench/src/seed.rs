@@ -1,6 +1,7 @@
 //! `clave-bench seed`: a database full enough to measure at scale, made quickly. Every
 //! seeded citizen shares one password and so one precomputed argon2 hash (hashing a million
-//! passwords would take hours and measure nothing); rows go in with multi-row inserts.
+//! passwords would take hours and measure nothing), and one TOTP seed, sealed for each
+//! account as clave seals it; rows go in with multi-row inserts.
 
 use std::path::PathBuf;
 
@@ -26,6 +27,10 @@ pub struct SeedArgs {
     /// How many service clients (for client-credentials load).
     #[arg(long, default_value_t = 4)]
     clients: u32,
+    /// How many active sign-in sessions to add, spread over the citizens (for measuring
+    /// memory with many sessions: clave keeps them in the database, not in memory).
+    #[arg(long, default_value_t = 0)]
+    sessions: u32,
     /// Where to write the scenario credentials.
     #[arg(long, default_value = "bench-setup.json")]
     out: PathBuf,
@@ -37,6 +42,8 @@ pub const FIRST_RUN: u32 = 30_000_000;
 pub const PASSWORD: &str = "banco de pruebas de carga 2026";
 /// The redirect URI of the benchmark's relying party (never contacted).
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+/// The TOTP seed every seeded citizen's authenticator holds (20 bytes, as clave makes them).
+pub const TOTP_SEED: &[u8; 20] = b"banco-de-pruebas-otp";
 /// The five attributes every seeded citizen holds.
 pub const ATTRIBUTES: [(&str, &str); 5] = [
     ("given_names", "\"Ana María\""),
@@ -72,6 +79,11 @@ pub struct Setup {
     pub services: Vec<Credentials>,
     /// The argon2 parameters of the seeded hash.
     pub argon2: String,
+    /// The TOTP seed of every citizen's authenticator, base32.
+    pub totp_secret: String,
+    /// CPU milliseconds one password hash took when seeding: logins per CPU second can never
+    /// exceed 1000 divided by this.
+    pub argon2_hash_ms: f64,
 }
 
 /// A RUN with its check digit.
@@ -88,6 +100,76 @@ pub fn run_text(number: u32) -> String {
         d => d.to_string(),
     };
     format!("{number}-{digit}")
+}
+
+/// The CPU time the calling thread has used, in nanoseconds (Linux: its schedstat).
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Adds `count` active sessions, taking `holders` in turn, in multi-row inserts.
+async fn seed_sessions(app: &App, holders: &[String], count: u32, now: i64) -> anyhow::Result<()> {
+    const CHUNK: u32 = 500;
+    let started = std::time::Instant::now();
+    let expires = now + 8 * 3600;
+    let mut done = 0;
+    while done < count {
+        let n = CHUNK.min(count - done);
+        let mut sql = String::from(
+            "INSERT INTO idp_sessions (id, account_id, token_digest, created_at, auth_time, acr, amr, expires_at) VALUES ",
+        );
+        for i in 0..n as usize {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, {now}, {now}, 'urn:clave:loa:1', '[\"pwd\"]', {expires})",
+                i * 3 + 1,
+                i * 3 + 2,
+                i * 3 + 3
+            ));
+        }
+        let mut query = sqlx::query(&sql);
+        for i in 0..n {
+            let holder = &holders[((done + i) as usize) % holders.len()];
+            // Nobody holds these cookies: the digest only has to be unique.
+            query = query
+                .bind(clave_common::id::new_id())
+                .bind(holder)
+                .bind(clave_common::id::new_id());
+        }
+        query.execute(app.db.pool()).await?;
+        done += n;
+    }
+    eprintln!(
+        "{done} active sessions in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// RFC 4648 base32 without padding, as authenticator apps take a seed.
+fn base32_of(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0_u32, 0);
+    for byte in bytes {
+        buffer = (buffer << 8) | u32::from(*byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
 }
 
 pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
@@ -119,10 +201,25 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     if existing > 0 {
         bail!("the database already holds {existing} accounts; seed a fresh one");
     }
-    let hash =
-        tokio::task::spawn_blocking(move || clave_idp::password::hash_blocking(&params, PASSWORD))
-            .await
-            .context("hashing")??;
+    // The one hash every citizen shares, and how long one hash takes on one core, counted
+    // in the hashing thread's CPU time, so that other work on the machine does not inflate it.
+    let (hash, argon2_hash_ms) = tokio::task::spawn_blocking(move || {
+        const HASHES: u32 = 10;
+        let wall = std::time::Instant::now();
+        let cpu = thread_cpu_ns();
+        let mut hash = String::new();
+        for _ in 0..HASHES {
+            hash = clave_idp::password::hash_blocking(&params, PASSWORD)?;
+        }
+        let ms = match (cpu, thread_cpu_ns()) {
+            (Some(before), Some(after)) => (after - before) as f64 / 1e6,
+            _ => wall.elapsed().as_secs_f64() * 1000.0,
+        };
+        Ok::<_, clave_idp::IdpError>((hash, ms / f64::from(HASHES)))
+    })
+    .await
+    .context("hashing")??;
+    eprintln!("{argon2}: {argon2_hash_ms:.1} CPU ms per hash");
 
     let clients = app.idp.clients();
     let register = |new: NewClient| async {
@@ -148,7 +245,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     let rp = register(NewClient {
         name: "Servicio (benchmark)".into(),
         redirect_uris: vec![REDIRECT_URI.into()],
-        scopes: ["openid", "profile", "wallet", "wallet:read"]
+        scopes: ["openid", "profile", "wallet", "wallet:read", "sign"]
             .map(String::from)
             .to_vec(),
         grants: vec!["client_credentials".into()],
@@ -172,6 +269,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     let now = app.clock.unix();
     const CHUNK: u32 = 400;
     let mut done = 0;
+    let mut holders: Vec<String> = Vec::new();
     while done < args.citizens {
         let n = CHUNK.min(args.citizens - done);
         let ids: Vec<String> = (0..n).map(|_| clave_common::id::new_id()).collect();
@@ -230,7 +328,30 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
             }
         }
         query.execute(&mut *tx).await?;
+        let mut totps = String::from(
+            "INSERT INTO idp_totp (account_id, sealed_secret, created_at, confirmed_at, last_step) VALUES ",
+        );
+        for i in 0..n as usize {
+            if i > 0 {
+                totps.push(',');
+            }
+            totps.push_str(&format!(
+                "(${}, ${}, {now}, {now}, NULL)",
+                i * 2 + 1,
+                i * 2 + 2
+            ));
+        }
+        let mut query = sqlx::query(&totps);
+        for id in &ids {
+            // Sealed under the owner clave's TOTP service uses, so the server opens it.
+            let sealed = app.master.seal(&format!("totp:{id}"), TOTP_SEED)?;
+            query = query.bind(id).bind(sealed);
+        }
+        query.execute(&mut *tx).await?;
         tx.commit().await?;
+        if holders.len() < args.sessions as usize {
+            holders.extend(ids.iter().cloned());
+        }
         done += n;
         if done % 20_000 < CHUNK {
             eprint!("\r{done} citizens");
@@ -241,6 +362,9 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
         ATTRIBUTES.len(),
         started.elapsed().as_secs_f64()
     );
+    if args.sessions > 0 && !holders.is_empty() {
+        seed_sessions(&app, &holders, args.sessions, now).await?;
+    }
     let setup = Setup {
         first_run: FIRST_RUN,
         citizens: args.citizens,
@@ -249,6 +373,8 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
         registry,
         services,
         argon2,
+        totp_secret: base32_of(TOTP_SEED),
+        argon2_hash_ms,
     };
     std::fs::write(&args.out, serde_json::to_string_pretty(&setup)?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -26,11 +26,13 @@
 //! bytes, and anyone can check an exported journal without clave.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Connection};
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 use crate::clock::SharedClock;
 use crate::db::Db;
@@ -289,66 +291,125 @@ pub async fn append(
     // A savepoint inside the caller's transaction, or a transaction of its own without one:
     // either way the head never moves without its entry.
     let mut tx = conn.begin().await?;
+    let mut entries = append_in(&mut tx, &[(at, event)]).await?;
+    tx.commit().await?;
+    entries.pop().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// The most rows of one `INSERT`: 9 parameters each stays far below the parameter limits of
+/// both backends.
+const MAX_ROWS_PER_INSERT: usize = 64;
+
+/// How a batch of `n` rows is split into inserts: powers of two, largest first, so only a
+/// handful of distinct statement texts exist and each stays in the prepared-statement cache.
+fn insert_sizes(mut n: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let mut size = MAX_ROWS_PER_INSERT;
+    while n > 0 {
+        while size > n {
+            size /= 2;
+        }
+        sizes.push(size);
+        n -= size;
+    }
+    sizes
+}
+
+/// Appends `events` in order, through `conn`, which must be inside a transaction: one head
+/// update and a few multi-row inserts, however many events there are.
+async fn append_in(
+    conn: &mut AnyConnection,
+    events: &[(OffsetDateTime, &NewEvent)],
+) -> Result<Vec<JournalEntry>, sqlx::Error> {
+    let count = i64::try_from(events.len()).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
     // Updating the head first takes its row lock before anything is read, so no other
     // appender can read the same head in between.
-    let claimed = sqlx::query("UPDATE journal_head SET seq = seq + 1 WHERE id = 1")
-        .execute(&mut *tx)
+    let claimed = sqlx::query("UPDATE journal_head SET seq = seq + $1 WHERE id = 1")
+        .bind(count)
+        .execute(&mut *conn)
         .await?;
     if claimed.rows_affected() != 1 {
         return Err(sqlx::Error::RowNotFound);
     }
-    let (seq, prev_hash): (i64, String) =
+    let (last_seq, mut prev_hash): (i64, String) =
         sqlx::query_as("SELECT seq, hash FROM journal_head WHERE id = 1")
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?;
-
-    let id = new_id();
-    let at = at.unix_timestamp();
-    let data = canonical_json(&event.data);
-    let hash = ChainedFields {
-        seq,
-        id: &id,
-        at,
-        kind: &event.kind,
-        actor: event.actor.as_deref(),
-        subject: event.subject.as_deref(),
-        data: &data,
-        prev_hash: &prev_hash,
+    // The head already counts the whole batch, but still holds the hash before it.
+    let mut entries = Vec::with_capacity(events.len());
+    let mut texts = Vec::with_capacity(events.len());
+    for (seq, (at, event)) in (last_seq - count + 1..).zip(events) {
+        let id = new_id();
+        let at = at.unix_timestamp();
+        let data = canonical_json(&event.data);
+        let hash = ChainedFields {
+            seq,
+            id: &id,
+            at,
+            kind: &event.kind,
+            actor: event.actor.as_deref(),
+            subject: event.subject.as_deref(),
+            data: &data,
+            prev_hash: &prev_hash,
+        }
+        .hash();
+        entries.push(JournalEntry {
+            seq,
+            id,
+            at,
+            kind: event.kind.clone(),
+            actor: event.actor.clone(),
+            subject: event.subject.clone(),
+            data: event.data.clone(),
+            prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+            hash,
+        });
+        texts.push(data);
     }
-    .hash();
-
-    sqlx::query(
-        "INSERT INTO journal (seq, id, at, kind, actor, subject, data, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(seq)
-    .bind(&id)
-    .bind(at)
-    .bind(&event.kind)
-    .bind(event.actor.as_deref())
-    .bind(event.subject.as_deref())
-    .bind(&data)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *tx)
-    .await?;
+    let mut start = 0;
+    for size in insert_sizes(entries.len()) {
+        let (rows, texts) = (&entries[start..start + size], &texts[start..start + size]);
+        start += size;
+        let mut sql = String::from(
+            "INSERT INTO journal (seq, id, at, kind, actor, subject, data, prev_hash, hash) VALUES ",
+        );
+        for i in 0..rows.len() {
+            let p = i * 9;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for j in 1..=9 {
+                if j > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", p + j));
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql);
+        for (entry, data) in rows.iter().zip(texts) {
+            query = query
+                .bind(entry.seq)
+                .bind(&entry.id)
+                .bind(entry.at)
+                .bind(&entry.kind)
+                .bind(entry.actor.as_deref())
+                .bind(entry.subject.as_deref())
+                .bind(data)
+                .bind(&entry.prev_hash)
+                .bind(&entry.hash);
+        }
+        query.execute(&mut *conn).await?;
+    }
     sqlx::query("UPDATE journal_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut *tx)
+        .bind(&prev_hash)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
-
-    Ok(JournalEntry {
-        seq,
-        id,
-        at,
-        kind: event.kind.clone(),
-        actor: event.actor.clone(),
-        subject: event.subject.clone(),
-        data: event.data.clone(),
-        prev_hash,
-        hash,
-    })
+    Ok(entries)
 }
 
 /// The journal of one database, with the clock that stamps its entries.
@@ -356,22 +417,79 @@ pub async fn append(
 pub struct Journal {
     db: Db,
     clock: SharedClock,
+    group: Arc<GroupCommit>,
 }
+
+/// Events waiting for [`Journal::append_now`] to write them, and the lock one writer holds
+/// while it writes everything that queued up.
+///
+/// Every append takes the journal head's row lock until its transaction commits, so appends
+/// from one node run one after another however many requests make them. Writing all the
+/// events that queued meanwhile in one transaction (group commit) turns a queue of lock
+/// waits, transactions and commits into one of each, and each caller still returns only
+/// after its own entry has committed.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    queue: std::sync::Mutex<Vec<Queued>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+/// One event waiting in the queue.
+#[derive(Debug)]
+struct Queued {
+    at: OffsetDateTime,
+    event: NewEvent,
+    reply: oneshot::Sender<Result<JournalEntry, String>>,
+}
+
+/// The most events one group commit writes.
+const MAX_GROUP: usize = 256;
 
 impl Journal {
     /// The journal in `db`, stamping entries with `clock`.
     pub fn new(db: Db, clock: SharedClock) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            group: Arc::default(),
+        }
     }
 
     /// Appends `event` in a transaction of its own, for events that record no other change.
+    /// Returns once the entry has committed; appends made at the same moment on this node
+    /// share that transaction.
     pub async fn append_now(&self, event: &NewEvent) -> Result<JournalEntry, sqlx::Error> {
-        let mut tx = self.db.begin().await?;
-        let entry = append(&mut tx, self.clock.now(), event).await?;
-        tx.commit().await?;
-        Ok(entry)
+        let (reply, mut answer) = oneshot::channel();
+        self.group.queued().push(Queued {
+            at: self.clock.now(),
+            event: event.clone(),
+            reply,
+        });
+        let writer = self.group.writer.lock().await;
+        match answer.try_recv() {
+            // An earlier writer took it along.
+            Ok(result) => return result.map_err(sqlx::Error::Protocol),
+            Err(oneshot::error::TryRecvError::Closed) => return Err(abandoned()),
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        let batch: Vec<Queued> = {
+            let mut queue = self.group.queued();
+            let take = queue.len().min(MAX_GROUP);
+            queue.drain(..take).collect()
+        };
+        if !batch.is_empty() {
+            // A task of its own, so that a caller who stops waiting (a client that hung up)
+            // cannot leave the others' entries half written.
+            let db = self.db.clone();
+            let _ = tokio::spawn(write_group(db, batch)).await;
+        }
+        drop(writer);
+        // Ours was in this batch, or in one still being written by an earlier writer.
+        match answer.await {
+            Ok(result) => result.map_err(sqlx::Error::Protocol),
+            Err(_) => Err(abandoned()),
+        }
     }
-
     /// The entries matching `filter`, oldest first.
     pub async fn list(&self, filter: JournalFilter) -> Result<Vec<JournalEntry>, sqlx::Error> {
         let limit = filter
@@ -455,6 +573,45 @@ impl Journal {
             return Ok(walk.report(Some(problem)));
         }
         Ok(walk.report(None))
+    }
+}
+
+impl GroupCommit {
+    fn queued(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn abandoned() -> sqlx::Error {
+    sqlx::Error::Protocol("the journal append was abandoned before it committed".into())
+}
+
+/// Writes a group of queued events in one transaction and tells each caller how it went.
+async fn write_group(db: Db, batch: Vec<Queued>) {
+    let result = async {
+        let events: Vec<(OffsetDateTime, &NewEvent)> =
+            batch.iter().map(|q| (q.at, &q.event)).collect();
+        let mut tx = db.begin().await?;
+        let entries = append_in(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(entries)
+    }
+    .await;
+    match result {
+        Ok(entries) => {
+            for (queued, entry) in batch.into_iter().zip(entries) {
+                let _ = queued.reply.send(Ok(entry));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, events = batch.len(), "a journal group commit failed");
+            let text = format!("the journal append failed: {e}");
+            for queued in batch {
+                let _ = queued.reply.send(Err(text.clone()));
+            }
+        }
     }
 }
 
@@ -1072,6 +1229,47 @@ mod tests {
         assert_eq!(report.entries, u64::try_from(TASKS * EACH).unwrap());
     }
 
+    /// Hundreds of appends at once, from two nodes: they commit in groups (several inserts
+    /// per group), each caller gets its own entry back, and the chain holds.
+    async fn a_crowd_of_appends_commits_in_groups_and_chains(db: Db) {
+        const CALLERS: i64 = 300;
+        let (one, other) = (journal_on(&db), journal_on(&db));
+        let mut tasks = tokio::task::JoinSet::new();
+        for caller in 0..CALLERS {
+            let journal = if caller % 2 == 0 {
+                one.clone()
+            } else {
+                other.clone()
+            };
+            tasks.spawn(async move {
+                let event = NewEvent::new("data.read")
+                    .subject(format!("citizen-{caller}"))
+                    .data(json!({ "caller": caller }));
+                (caller, journal.append_now(&event).await.unwrap())
+            });
+        }
+        let mut seqs = Vec::new();
+        for (caller, entry) in tasks.join_all().await {
+            assert_eq!(entry.data, json!({ "caller": caller }));
+            assert_eq!(entry.subject, Some(format!("citizen-{caller}")));
+            seqs.push(entry.seq);
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=CALLERS).collect::<Vec<_>>());
+        let report = one.verify().await.unwrap();
+        assert!(report.is_intact(), "{report}");
+        assert_eq!(report.entries, u64::try_from(CALLERS).unwrap());
+    }
+
+    #[test]
+    fn groups_are_inserted_in_few_distinct_statements() {
+        assert_eq!(insert_sizes(0), Vec::<usize>::new());
+        assert_eq!(insert_sizes(1), vec![1]);
+        assert_eq!(insert_sizes(13), vec![8, 4, 1]);
+        assert_eq!(insert_sizes(64), vec![64]);
+        assert_eq!(insert_sizes(200), vec![64, 64, 64, 8]);
+    }
+
     async fn verification_reads_in_pages(db: Db) {
         let journal = journal_with(&db, 7).await;
         for page in [1, 2, 3, 7, 8] {
@@ -1183,6 +1381,7 @@ mod tests {
         a_rolled_back_append_leaves_no_trace,
         an_append_outside_a_transaction_is_atomic,
         concurrent_appends_get_consecutive_seqs,
+        a_crowd_of_appends_commits_in_groups_and_chains,
         verification_reads_in_pages,
         lists_filter_by_subject_kind_and_position,
     );

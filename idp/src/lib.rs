@@ -46,8 +46,9 @@ pub struct Ctx {
     pub master: Arc<MasterKeys>,
     /// The journal every security event goes to.
     pub journal: Journal,
-    /// Limits how many password hashes run at once, so logins cannot starve the machine.
-    pub hash_slots: Arc<tokio::sync::Semaphore>,
+    /// Limits how many password hashes run at once, so logins cannot starve the machine, and
+    /// keeps their working memory.
+    pub hash_slots: Arc<password::HashSlots>,
     /// Where claims beyond the idp's own come from (the wallet, once wired in).
     pub claims: Arc<dyn claims::ClaimsProvider>,
 }

@@ -10,11 +10,16 @@
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use argon2::password_hash::{
+    Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use clave_common::Run;
 use clave_common::config::PasswordConfig;
 use rand::RngCore;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::{Ctx, IdpError};
@@ -114,7 +119,7 @@ pub fn needs_rehash(params: &HashParams, phc: &str) -> bool {
 pub async fn hash(ctx: &Ctx, password: &str) -> Result<String, IdpError> {
     let params = HashParams::from_config(&ctx.config.passwords);
     let password = Zeroizing::new(password.to_owned());
-    run_in_slot(ctx, move || hash_blocking(&params, &password)).await?
+    run_in_slot(ctx, move |memory| hash_in(memory, &params, &password)).await?
 }
 
 /// Checks `password` against `phc` on a blocking thread; with no hash (unknown account, or one
@@ -124,24 +129,145 @@ pub async fn verify(ctx: &Ctx, password: &str, phc: Option<&str>) -> Result<bool
     let known = phc.is_some();
     let phc = phc.map_or_else(|| dummy_hash(&params), str::to_owned);
     let password = Zeroizing::new(password.to_owned());
-    let matched = run_in_slot(ctx, move || verify_blocking(&password, &phc)).await?;
+    let matched = run_in_slot(ctx, move |memory| verify_in(memory, &password, &phc)).await?;
     Ok(known && matched)
+}
+
+/// The password-hashing slots: how many hashes may run at once, and the argon2 working
+/// memory of each, kept from one hash to the next.
+///
+/// Each hash needs `argon2_memory_kib` of working memory. Allocated afresh for every hash on
+/// whichever blocking thread ran it, those blocks stayed in the allocator's per-thread arenas
+/// after use, and a burst of logins left the server hundreds of MB larger for good. Reused,
+/// the memory is bounded by slots × memory cost.
+#[derive(Debug)]
+pub struct HashSlots {
+    permits: Arc<tokio::sync::Semaphore>,
+    memory: Mutex<Vec<Vec<Block>>>,
+}
+
+impl HashSlots {
+    /// `slots` hashes at once.
+    pub fn new(slots: usize) -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(slots)),
+            memory: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take_memory(&self) -> Vec<Block> {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give_back(&self, memory: Vec<Block>) {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(memory);
+    }
+}
+
+/// `memory` grown to at least the `blocks` argon2 needs.
+fn with_blocks(memory: &mut Vec<Block>, blocks: usize) -> &mut [Block] {
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    memory.as_mut_slice()
+}
+
+/// [`hash_blocking`] in the working memory `memory`.
+fn hash_in(
+    memory: &mut Vec<Block>,
+    params: &HashParams,
+    password: &str,
+) -> Result<String, IdpError> {
+    let failed =
+        |e: &dyn std::fmt::Display| IdpError::Internal(format!("password hashing failed: {e}"));
+    let mut salt = [0_u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| IdpError::Internal(format!("salt encoding failed: {e}")))?;
+    let hasher = params.hasher()?;
+    let argon2_params = hasher.params().clone();
+    let mut salt_bytes = [0_u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
+    let mut out = Zeroizing::new(vec![0_u8; Params::DEFAULT_OUTPUT_LEN]);
+    hasher
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            raw_salt,
+            &mut out,
+            with_blocks(memory, argon2_params.block_count()),
+        )
+        .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&argon2_params).map_err(|e| failed(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// [`verify_blocking`] in the working memory `memory`: the same checks as argon2's own
+/// verifier, with the parameters the hash carries and a constant-time comparison.
+fn verify_in(memory: &mut Vec<Block>, password: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0_u8; 64];
+    let Ok(raw_salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let mut out = Zeroizing::new(vec![0_u8; expected.len()]);
+    let computed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        raw_salt,
+        &mut out,
+        with_blocks(memory, blocks),
+    );
+    computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 async fn run_in_slot<T: Send + 'static>(
     ctx: &Ctx,
-    work: impl FnOnce() -> T + Send + 'static,
+    work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
 ) -> Result<T, IdpError> {
     // The permit moves into the blocking task, so a slot is held exactly as long as the work
     // runs, even if the request that asked for it goes away.
     let permit = ctx
         .hash_slots
+        .permits
         .clone()
         .acquire_owned()
         .await
         .map_err(|e| IdpError::Internal(format!("hash slots closed: {e}")))?;
+    let slots = ctx.hash_slots.clone();
     tokio::task::spawn_blocking(move || {
-        let result = work();
+        // At most one buffer per permit is out at a time, so there are never more buffers
+        // than slots.
+        let mut memory = slots.take_memory();
+        let result = work(&mut memory);
+        slots.give_back(memory);
         drop(permit);
         result
     })
@@ -331,6 +457,35 @@ fn is_common(password: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashing_in_reused_memory_agrees_with_argon2_itself() {
+        let small = HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let larger = HashParams {
+            memory_kib: 256,
+            ..small
+        };
+        let mut memory = Vec::new();
+        // Made in reused memory (grown, then reused at a smaller cost), checked by argon2's
+        // own verifier, and the other way round.
+        for params in [larger, small] {
+            let phc = hash_in(&mut memory, &params, "una frase de paso larga").unwrap();
+            assert!(phc.starts_with(&format!("$argon2id$v=19$m={},t=1,p=1$", params.memory_kib)));
+            assert!(!needs_rehash(&params, &phc));
+            assert!(verify_blocking("una frase de paso larga", &phc));
+            assert!(!verify_blocking("otra frase de paso larga", &phc));
+            let theirs = hash_blocking(&params, "una frase de paso larga").unwrap();
+            assert!(verify_in(&mut memory, "una frase de paso larga", &theirs));
+            assert!(!verify_in(&mut memory, "otra frase de paso larga", &theirs));
+        }
+        assert_eq!(memory.len(), 256);
+        assert!(!verify_in(&mut memory, "x", "not a hash"));
+        assert!(!verify_in(&mut memory, "x", &dummy_hash(&small)));
+    }
 
     fn config() -> PasswordConfig {
         PasswordConfig::default()

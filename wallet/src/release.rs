@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::access_log::{Release, record_release};
 use crate::consent::{self, Ask, Consent, Mode};
+use crate::values::ReleasableValue;
 use crate::{Wallet, WalletError};
 
 /// The wallet as the idp's [`ClaimsProvider`](clave_idp::claims::ClaimsProvider).
@@ -135,18 +136,16 @@ impl Wallet {
         let level_2 = request
             .acr
             .is_some_and(|acr| clave_idp::factors::rank(acr) >= clave_idp::factors::rank(LOA_2));
-        let catalogue = self.catalogue().list().await?;
-        let allowed: Vec<String> = consent
-            .attributes
-            .iter()
-            .filter(|a| {
-                catalogue
-                    .iter()
-                    .any(|d| &&d.name == a && (!d.sensitive || level_2))
+        let values: Vec<ReleasableValue> = self
+            .values()
+            .releasable(&request.account.id)
+            .await?
+            .into_iter()
+            .filter(|v| {
+                consent.attributes.contains(&v.value.attribute) && (!v.sensitive || level_2)
             })
-            .cloned()
             .collect();
-        let claims = self.claims_for(&request.account.id, &allowed).await?;
+        let claims = claims_of(&values);
         let released = released_names(&claims);
         if !released.is_empty() {
             record_release(
@@ -162,29 +161,6 @@ impl Wallet {
                 },
             )
             .await?;
-        }
-        Ok(claims)
-    }
-
-    /// The current values of `attributes` as claims, with `attribute_provenance`.
-    async fn claims_for(
-        &self,
-        account_id: &str,
-        attributes: &[String],
-    ) -> Result<Map<String, Value>, WalletError> {
-        let values = self.values().holding(account_id, attributes).await?;
-        let names = self.values().source_names(&values).await?;
-        let mut claims = Map::new();
-        let mut provenance = Map::new();
-        for value in &values {
-            let source = names
-                .get(&value.source)
-                .map_or(value.source.as_str(), String::as_str);
-            claims.insert(value.attribute.clone(), value.value.clone());
-            provenance.insert(value.attribute.clone(), value.provenance(source));
-        }
-        if !provenance.is_empty() {
-            claims.insert("attribute_provenance".into(), Value::Object(provenance));
         }
         Ok(claims)
     }
@@ -210,7 +186,14 @@ impl Wallet {
         if !missing.is_empty() {
             return Err(ReadError::ConsentRequired(missing));
         }
-        let claims = self.claims_for(account_id, names).await?;
+        let values: Vec<ReleasableValue> = self
+            .values()
+            .releasable(account_id)
+            .await?
+            .into_iter()
+            .filter(|v| names.contains(&v.value.attribute))
+            .collect();
+        let claims = claims_of(&values);
         let released = released_names(&claims);
         if !released.is_empty() {
             let used: Vec<String> = standing
@@ -250,6 +233,23 @@ pub enum ReadError {
     /// The wallet failed.
     #[error(transparent)]
     Failed(#[from] WalletError),
+}
+
+/// Values as claims, with `attribute_provenance`.
+fn claims_of(values: &[ReleasableValue]) -> Map<String, Value> {
+    let mut claims = Map::new();
+    let mut provenance = Map::new();
+    for v in values {
+        claims.insert(v.value.attribute.clone(), v.value.value.clone());
+        provenance.insert(
+            v.value.attribute.clone(),
+            v.value.provenance(&v.source_name),
+        );
+    }
+    if !provenance.is_empty() {
+        claims.insert("attribute_provenance".into(), Value::Object(provenance));
+    }
+    claims
 }
 
 fn released_names(claims: &Map<String, Value>) -> Vec<String> {

@@ -88,6 +88,24 @@ impl ValueRow {
 pub(crate) const VALUE_COLUMNS: &str = "id, attribute, value, source, source_reference, verified, \
     valid_from, valid_until, recorded_at, superseded_at";
 
+/// A current value as a release needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct ReleasableValue {
+    pub(crate) value: StoredValue,
+    /// Whether its attribute is released only at level 2 or more.
+    pub(crate) sensitive: bool,
+    /// Its source as the citizen and the recipient see it.
+    pub(crate) source_name: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReleasableRow {
+    #[sqlx(flatten)]
+    value: ValueRow,
+    sensitive: i64,
+    source_name: Option<String>,
+}
+
 /// A value to record.
 #[derive(Debug, Clone)]
 pub(crate) struct NewValue<'a> {
@@ -199,6 +217,42 @@ impl Values<'_> {
         .fetch_all(self.wallet.db().pool())
         .await?;
         rows.into_iter().map(ValueRow::into_value).collect()
+    }
+
+    /// The current values of `account_id` that hold now, each with whether its attribute is
+    /// sensitive and the name of its source, read in one query: a release reads them on
+    /// every userinfo and agency call.
+    pub(crate) async fn releasable(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<ReleasableValue>, WalletError> {
+        let rows: Vec<ReleasableRow> = sqlx::query_as(
+            "SELECT v.id, v.attribute, v.value, v.source, v.source_reference, v.verified, \
+             v.valid_from, v.valid_until, v.recorded_at, v.superseded_at, \
+             a.sensitive, c.name AS source_name \
+             FROM wallet_values v JOIN wallet_attributes a ON a.name = v.attribute \
+             LEFT JOIN idp_clients c ON c.client_id = v.source \
+             WHERE v.account_id = $1 AND v.superseded_at IS NULL ORDER BY v.attribute",
+        )
+        .bind(account_id)
+        .fetch_all(self.wallet.db().pool())
+        .await?;
+        let now = self.wallet.now();
+        let mut values = Vec::with_capacity(rows.len());
+        for row in rows {
+            let value = row.value.into_value()?;
+            if !value.holds_at(now) {
+                continue;
+            }
+            // The citizen's own values name no client; a vanished client is named by its id.
+            let source_name = row.source_name.unwrap_or_else(|| value.source.clone());
+            values.push(ReleasableValue {
+                value,
+                sensitive: row.sensitive != 0,
+                source_name,
+            });
+        }
+        Ok(values)
     }
 
     /// The current values of `attributes` for `account_id` that hold now.

@@ -42,7 +42,7 @@ impl TestIdp {
             clock: shared.clone(),
             master: Arc::new(MasterKeys::generate()),
             journal: Journal::new(db, shared),
-            hash_slots: Arc::new(tokio::sync::Semaphore::new(2)),
+            hash_slots: Arc::new(crate::password::HashSlots::new(2)),
             claims: Arc::new(crate::claims::NoExtraClaims),
         });
         Self {

@@ -31,7 +31,7 @@ pub(crate) async fn test_idp() -> (Idp, Arc<FixedClock>, tempfile::TempDir) {
         db,
         clock: shared,
         master: Arc::new(MasterKeys::generate()),
-        hash_slots: Arc::new(tokio::sync::Semaphore::new(2)),
+        hash_slots: Arc::new(crate::password::HashSlots::new(2)),
         claims: Arc::new(crate::claims::NoExtraClaims),
     };
     (Idp::new(ctx), clock, dir)

@@ -228,13 +228,21 @@ fn audience_contains(claims: &Map<String, Value>, client_id: &str) -> bool {
     }
 }
 
+/// What the database says about an access token: whether its `jti` was revoked, and the
+/// state of its client, grant and session (the grant columns are empty for a token without
+/// one, or whose grant is gone).
 #[derive(sqlx::FromRow)]
-struct GrantState {
-    client_id: String,
+struct TokenState {
+    revoked_jtis: i64,
+    client_removed_at: Option<i64>,
+    grant_id: Option<String>,
+    grant_client_id: Option<String>,
     account_id: Option<String>,
     session_id: Option<String>,
     consent_ref: Option<String>,
-    revoked_at: Option<i64>,
+    grant_revoked_at: Option<i64>,
+    session_found: Option<String>,
+    session_ended_at: Option<i64>,
 }
 
 impl Tokens<'_> {
@@ -413,60 +421,60 @@ impl Tokens<'_> {
         })
     }
 
-    /// The database checks: revoked jti, revoked grant, ended session, removed client.
+    /// The database checks: revoked jti, revoked grant, ended session, removed client, all
+    /// read in one query, since every bearer request pays for them.
     async fn still_valid(
         &self,
         mut claims: AccessTokenClaims,
     ) -> Result<AccessTokenClaims, OAuthError> {
-        let pool = self.ctx().db.pool();
-        let revoked: Option<(String,)> =
-            sqlx::query_as("SELECT jti FROM idp_revoked_tokens WHERE jti = $1")
-                .bind(&claims.jti)
-                .fetch_optional(pool)
-                .await?;
-        if revoked.is_some() {
+        let state: Option<TokenState> = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM idp_revoked_tokens WHERE jti = $1) AS revoked_jtis, \
+             c.removed_at AS client_removed_at, g.id AS grant_id, g.client_id AS grant_client_id, \
+             g.account_id, g.session_id, g.consent_ref, g.revoked_at AS grant_revoked_at, \
+             s.id AS session_found, s.ended_at AS session_ended_at \
+             FROM idp_clients c \
+             LEFT JOIN idp_grants g ON g.id = $2 \
+             LEFT JOIN idp_sessions s ON s.id = g.session_id \
+             WHERE c.client_id = $3",
+        )
+        .bind(&claims.jti)
+        .bind(claims.grant_id.as_deref())
+        .bind(&claims.client_id)
+        .fetch_optional(self.ctx().db.pool())
+        .await?;
+        let Some(state) = state else {
+            return Err(OAuthError::invalid_token(
+                "the access token's client is no longer registered",
+            ));
+        };
+        if state.revoked_jtis > 0 {
             return Err(OAuthError::invalid_token(
                 "the access token has been revoked",
             ));
         }
-        if let Some(grant_id) = &claims.grant_id {
-            let grant: Option<GrantState> = sqlx::query_as(
-                "SELECT client_id, account_id, session_id, consent_ref, revoked_at FROM idp_grants \
-                 WHERE id = $1",
-            )
-            .bind(grant_id)
-            .fetch_optional(pool)
-            .await?;
-            let grant = grant
-                .filter(|g| g.client_id == claims.client_id)
-                .ok_or_else(|| {
-                    OAuthError::invalid_token("the access token's grant does not exist")
-                })?;
-            if grant.revoked_at.is_some() {
+        if claims.grant_id.is_some() {
+            if state.grant_id.is_none()
+                || state.grant_client_id.as_deref() != Some(claims.client_id.as_str())
+            {
+                return Err(OAuthError::invalid_token(
+                    "the access token's grant does not exist",
+                ));
+            }
+            if state.grant_revoked_at.is_some() {
                 return Err(OAuthError::invalid_token(
                     "the access token's grant has been revoked",
                 ));
             }
-            claims.account_id = grant.account_id;
-            claims.session_id = grant.session_id;
-            claims.consent_ref = grant.consent_ref;
-        }
-        if let Some(session_id) = &claims.session_id {
-            let session: Option<(Option<i64>,)> =
-                sqlx::query_as("SELECT ended_at FROM idp_sessions WHERE id = $1")
-                    .bind(session_id)
-                    .fetch_optional(pool)
-                    .await?;
-            if !matches!(session, Some((None,))) {
+            claims.account_id = state.account_id;
+            claims.session_id = state.session_id;
+            claims.consent_ref = state.consent_ref;
+            if claims.session_id.is_some()
+                && (state.session_found.is_none() || state.session_ended_at.is_some())
+            {
                 return Err(OAuthError::invalid_token("the citizen's session has ended"));
             }
         }
-        let client: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT removed_at FROM idp_clients WHERE client_id = $1")
-                .bind(&claims.client_id)
-                .fetch_optional(pool)
-                .await?;
-        if !matches!(client, Some((None,))) {
+        if state.client_removed_at.is_some() {
             return Err(OAuthError::invalid_token(
                 "the access token's client is no longer registered",
             ));
