@@ -41,6 +41,8 @@ pub fn router(idp: Idp) -> Router {
     components(schemas(
         docs::OAuthErrorBody,
         docs::TokenRequest,
+        docs::GrantType,
+        docs::TokenTypeHint,
         docs::TokenAnswer,
         docs::TokenForm,
         docs::Introspection,
@@ -75,8 +77,8 @@ pub mod docs {
     /// (`client_secret_post`), or, for a public client, with `client_id` and PKCE.
     #[derive(ToSchema)]
     pub struct TokenRequest {
-        /// `authorization_code`, `refresh_token` or `client_credentials`.
-        pub grant_type: String,
+        /// The grant.
+        pub grant_type: GrantType,
         /// The authorization code (`authorization_code`).
         pub code: Option<String>,
         /// The redirect URI of the authorization request (`authorization_code`).
@@ -91,6 +93,28 @@ pub mod docs {
         pub client_id: Option<String>,
         /// The client's secret (`client_secret_post`).
         pub client_secret: Option<String>,
+    }
+
+    /// The grants the token endpoint serves.
+    #[derive(ToSchema)]
+    #[allow(non_camel_case_types)] // The wire names of RFC 6749.
+    pub enum GrantType {
+        /// Redeems an authorization code.
+        authorization_code,
+        /// Rotates a refresh token.
+        refresh_token,
+        /// A service's token for itself.
+        client_credentials,
+    }
+
+    /// The kinds of token a client may name when it introspects or revokes.
+    #[derive(ToSchema)]
+    #[allow(non_camel_case_types)] // The wire names of RFC 7009 and RFC 7662.
+    pub enum TokenTypeHint {
+        /// An access token.
+        access_token,
+        /// A refresh token.
+        refresh_token,
     }
 
     /// A successful token response (RFC 6749 §5.1).
@@ -117,8 +141,8 @@ pub mod docs {
     pub struct TokenForm {
         /// The token.
         pub token: String,
-        /// `access_token` or `refresh_token`.
-        pub token_type_hint: Option<String>,
+        /// What kind of token it is, as a hint.
+        pub token_type_hint: Option<TokenTypeHint>,
         /// The client (`client_secret_post`, public clients).
         pub client_id: Option<String>,
         /// The client's secret (`client_secret_post`).

@@ -17,7 +17,7 @@ use crate::support::rp::{Browser, Registered, Rp, citizen, register, web_client}
 
 /// Generated requests per operation in the fuzzing phase; with the coverage phase's boundary
 /// values this keeps the whole run to a minute or two on a small machine.
-const EXAMPLES: &str = "25";
+const EXAMPLES: &str = "50";
 
 /// schemathesis from the project's Python environment (`interop/python/.venv`, made by
 /// `.ci/run`); `None` outside CI when it is missing.
