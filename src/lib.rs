@@ -18,6 +18,7 @@ use clave_signer::Signer;
 use clave_wallet::Wallet;
 
 pub mod cli;
+pub mod openapi;
 mod ops;
 
 /// Why the server could not start; each says what to fix.

@@ -1,4 +1,4 @@
-//! Operational endpoints (`/healthz`, `/readyz`, `/metrics`) and the layers every request
+//! Operational endpoints (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`) and the layers every request
 //! passes through: request ids, tracing, metrics, security headers, body limit, timeout.
 
 use std::sync::OnceLock;
@@ -46,14 +46,30 @@ pub(crate) fn routes(db: Db) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .with_state(db)
 }
 
-async fn healthz() -> impl IntoResponse {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is up: `{\"status\": \"ok\"}`", body = Object))
+)]
+pub(crate) async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
-async fn readyz(State(db): State<Db>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers and its schema is current: `{\"status\": \"ready\"}`", body = Object),
+        (status = 503, description = "Not ready: `{\"status\": \"unready\", \"reason\": …}`", body = Object),
+    )
+)]
+pub(crate) async fn readyz(State(db): State<Db>) -> Response {
     match tokio::time::timeout(Duration::from_secs(3), db.is_ready()).await {
         Ok(Ok(true)) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
         Ok(Ok(false)) => (
@@ -80,7 +96,16 @@ async fn readyz(State(db): State<Db>) -> Response {
     }
 }
 
-async fn metrics_text() -> Response {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus metrics", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 503, description = "The metrics recorder is not installed", body = clave_common::http::ApiErrorBody),
+    )
+)]
+pub(crate) async fn metrics_text() -> Response {
     match prometheus() {
         Some(handle) => (
             [(

@@ -27,6 +27,17 @@ pub struct ApiError {
     pub challenge: Option<String>,
 }
 
+/// The body of every API error, for the OpenAPI description (the handlers send
+/// [`ApiError`], which serialises to exactly these two fields).
+#[derive(utoipa::ToSchema)]
+#[schema(as = ApiError)]
+pub struct ApiErrorBody {
+    /// A short machine-readable code, such as `invalid_request` or `invalid_token`.
+    pub error: String,
+    /// A sentence for the developer calling the API.
+    pub error_description: String,
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,

@@ -42,6 +42,35 @@ pub fn router(signer: Signer) -> Router {
         .merge(crate::requests::http::router(signer))
 }
 
+/// The OpenAPI description of the signing API: the CSC API, verification, the TSA and the
+/// published certificates and CRLs (the request API has its own, in [`crate::requests::http`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        info,
+        credentials_list,
+        credentials_info,
+        credentials_authorize,
+        sign_hash,
+        sign_doc,
+        verify,
+        time_stamp,
+        ca_certificate,
+        crl,
+    ),
+    components(schemas(
+        ListRequest,
+        InfoRequest,
+        AuthObject,
+        AuthorizeRequest,
+        SignHashRequest,
+        DocumentToSign,
+        SignDocRequest,
+        VerifyRequest,
+    ))
+)]
+pub struct ApiDoc;
+
 /// An API failure: the JSON error with its status.
 #[derive(Debug)]
 pub struct Failure(ApiError);
@@ -110,6 +139,14 @@ async fn caller(signer: &Signer, headers: &HeaderMap) -> Result<Caller, Failure>
     })
 }
 
+#[utoipa::path(
+    method(get, post),
+    path = "/csc/v2/info",
+    tag = "csc",
+    responses(
+        (status = 200, description = "The service's CSC description", body = Object),
+    ),
+)]
 async fn info(State(signer): State<Signer>) -> Json<Value> {
     let base = signer.public_url();
     Json(json!({
@@ -138,7 +175,7 @@ async fn info(State(signer): State<Signer>) -> Json<Value> {
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ListRequest {
     #[serde(default)]
@@ -159,6 +196,20 @@ struct ListRequest {
     page_token: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/csc/v2/credentials/list",
+    tag = "csc",
+    request_body(content = Option<ListRequest>, description = "Optional: every field may be left out"),
+    responses(
+        (status = 200, description = "The caller's credential ids (and their details when asked)", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`), or a wrong or stale activation", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the credential is not the caller's", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn credentials_list(
     State(signer): State<Signer>,
     headers: HeaderMap,
@@ -218,7 +269,7 @@ async fn credentials_list(
     Ok(Json(body).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct InfoRequest {
     #[serde(rename = "credentialID")]
@@ -235,6 +286,21 @@ struct InfoRequest {
     client_data: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/csc/v2/credentials/info",
+    tag = "csc",
+    request_body = InfoRequest,
+    responses(
+        (status = 200, description = "One credential: key, certificate, authorization mode", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`), or a wrong or stale activation", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the credential is not the caller's", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn credentials_info(
     State(signer): State<Signer>,
     headers: HeaderMap,
@@ -343,13 +409,13 @@ fn generalized(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct AuthObject {
     id: String,
     value: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AuthorizeRequest {
     #[serde(rename = "credentialID")]
@@ -395,6 +461,22 @@ fn check_hash_algorithm(oid: Option<&str>) -> Result<(), Failure> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/csc/v2/credentials/authorize",
+    tag = "csc",
+    request_body = AuthorizeRequest,
+    responses(
+        (status = 200, description = "The signature activation data (SAD) and its lifetime", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`), or a wrong or stale activation", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the credential is not the caller's", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 429, description = "Too many failed activations; wait", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn credentials_authorize(
     State(signer): State<Signer>,
     ClientAddr(addr): ClientAddr,
@@ -425,7 +507,7 @@ async fn credentials_authorize(
     Ok(Json(json!({ "SAD": activation.sad, "expiresIn": activation.expires_in })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SignHashRequest {
     #[serde(rename = "credentialID")]
@@ -455,6 +537,21 @@ fn check_sign_algo(algo: &str) -> Result<(), Failure> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/csc/v2/signatures/signHash",
+    tag = "csc",
+    request_body = SignHashRequest,
+    responses(
+        (status = 200, description = "The signatures, base64, in the order of the hashes", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`), or a wrong or stale activation", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the credential is not the caller's", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn sign_hash(
     State(signer): State<Signer>,
     headers: HeaderMap,
@@ -489,7 +586,7 @@ async fn sign_hash(
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct DocumentToSign {
     document: String,
     signature_format: String,
@@ -507,7 +604,7 @@ struct DocumentToSign {
     media_type: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SignDocRequest {
     #[serde(rename = "credentialID")]
@@ -524,6 +621,22 @@ struct SignDocRequest {
 /// The largest document signDoc takes, decoded.
 const MAX_DOCUMENT_BYTES: usize = 20 * 1024 * 1024;
 
+#[utoipa::path(
+    post,
+    path = "/csc/v2/signatures/signDoc",
+    tag = "csc",
+    request_body = SignDocRequest,
+    responses(
+        (status = 200, description = "The signed documents or detached signatures", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`), or a wrong or stale activation", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the credential is not the caller's", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 413, description = "Too large", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn sign_doc(
     State(signer): State<Signer>,
     headers: HeaderMap,
@@ -616,7 +729,7 @@ async fn sign_doc(
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VerifyRequest {
     /// The signed document, base64.
@@ -628,6 +741,18 @@ struct VerifyRequest {
 
 /// Verifies a detached signature over a document, or the signatures inside a PDF; open to
 /// anyone who holds them.
+#[utoipa::path(
+    post,
+    path = "/api/sign/v1/verify",
+    tag = "signing",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "A report per signature found", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 413, description = "Too large", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+)]
 async fn verify(
     State(signer): State<Signer>,
     ApiJson(request): ApiJson<VerifyRequest>,
@@ -649,6 +774,18 @@ async fn verify(
 
 /// RFC 3161 over HTTP: a DER TimeStampReq in, a TimeStampResp out. A request clave cannot
 /// serve gets a rejection response (status 2), as the protocol expects, with a 400.
+#[utoipa::path(
+    post,
+    path = "/tsa",
+    tag = "pki",
+    request_body(content = Vec<u8>, content_type = "application/timestamp-query", description = "A DER TimeStampReq (RFC 3161 §2.4.1)"),
+    responses(
+        (status = 200, description = "A DER TimeStampResp (RFC 3161 §2.4.2) granting the time-stamp", content_type = "application/timestamp-reply", body = Vec<u8>),
+        (status = 400, description = "A DER TimeStampResp rejecting a malformed request (status 2)", content_type = "application/timestamp-reply", body = Vec<u8>),
+        (status = 415, description = "Not the media type expected", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+)]
 async fn time_stamp(
     State(signer): State<Signer>,
     headers: HeaderMap,
@@ -687,6 +824,20 @@ async fn time_stamp(
     Ok(reply(StatusCode::OK, crate::tsa::response(&token)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/pki/{file}",
+    tag = "pki",
+    params(("file" = String, Path, description = "`{ca}.crt` or `{ca}.pem`")),
+    responses(
+        (status = 200, description = "The certificate of a CA (or of the TSA) as DER (`{ca}.crt`) or PEM (`{ca}.pem`)", content(
+            (Vec<u8> = "application/pkix-cert"),
+            (String = "application/x-pem-file"),
+        )),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+)]
 async fn ca_certificate(
     State(signer): State<Signer>,
     Path(file): Path<String>,
@@ -718,6 +869,17 @@ async fn ca_certificate(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/pki/crl/{file}",
+    tag = "pki",
+    params(("file" = String, Path, description = "`{ca}.crl`")),
+    responses(
+        (status = 200, description = "The CA's current CRL, DER", content_type = "application/pkix-crl", body = Vec<u8>),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+)]
 async fn crl(State(signer): State<Signer>, Path(file): Path<String>) -> Result<Response, Failure> {
     let id = file
         .strip_suffix(".crl")

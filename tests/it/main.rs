@@ -17,6 +17,8 @@ mod interop;
 mod login;
 mod mailbox;
 mod oidc;
+mod openapi;
+mod openapi_fuzz;
 mod passkeys;
 mod second_factor;
 mod security;

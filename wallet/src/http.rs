@@ -53,6 +53,83 @@ pub fn router(wallet: Wallet) -> Router {
         .with_state(wallet)
 }
 
+/// The OpenAPI description of the wallet's API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        catalogue,
+        publish_one,
+        publish_batch,
+        agency_read,
+        my_attributes,
+        assert_mine,
+        my_consents,
+        my_consent,
+        revoke_mine,
+        my_access_log,
+    ),
+    components(schemas(
+        OneValue,
+        Batch,
+        MyValue,
+        docs::AttributeList,
+        docs::Consent,
+        docs::ConsentList,
+        clave_common::http::ApiErrorBody,
+    ))
+)]
+pub struct ApiDoc;
+
+/// Shapes of the wallet's answers, for the OpenAPI description only (the handlers build them
+/// with `json!`).
+pub mod docs {
+    use utoipa::ToSchema;
+
+    /// A list of attributes: the catalogue's definitions, or the citizen's values.
+    #[derive(ToSchema)]
+    pub struct AttributeList {
+        /// The attributes.
+        #[schema(value_type = Vec<Object>)]
+        pub attributes: Vec<String>,
+    }
+
+    /// A permission the citizen granted a service.
+    #[derive(ToSchema)]
+    pub struct Consent {
+        /// Its id.
+        pub id: String,
+        /// The service.
+        pub client_id: String,
+        /// The service's name.
+        pub client_name: String,
+        /// The attributes it releases.
+        pub attributes: Vec<String>,
+        /// Why the service reads them.
+        pub purpose: String,
+        /// The legal basis of the reading.
+        pub legal_basis: Option<String>,
+        /// How the service reads: at login only, or later as well.
+        pub mode: String,
+        /// When it was granted (RFC 3339).
+        pub granted_at: String,
+        /// When it expires (RFC 3339).
+        pub expires_at: String,
+        /// `active`, `expired`, `revoked`, …
+        pub status: String,
+        /// When it ended (RFC 3339).
+        pub ended_at: Option<String>,
+        /// The signed receipt.
+        pub receipt: String,
+    }
+
+    /// The citizen's permissions.
+    #[derive(ToSchema)]
+    pub struct ConsentList {
+        /// The permissions.
+        pub consents: Vec<Consent>,
+    }
+}
+
 /// An API failure: the JSON error with its status.
 #[derive(Debug)]
 pub struct Failure(ApiError);
@@ -127,15 +204,26 @@ async fn citizen(wallet: &Wallet, headers: &HeaderMap) -> Result<String, Failure
         })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/wallet/v1/catalogue",
+    tag = "wallet",
+    responses(
+        (status = 200, description = "The attributes the wallet knows: names, labels, types, sources", body = docs::AttributeList),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    )
+)]
 async fn catalogue(State(wallet): State<Wallet>) -> Result<Response, Failure> {
     let list = wallet.catalogue().list().await?;
     Ok(Json(json!({ "attributes": list })).into_response())
 }
 
 /// The body of a single publication.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OneValue {
+    /// The value, of the attribute's type.
+    #[schema(value_type = Value)]
     value: Value,
     #[serde(default)]
     source_reference: Option<String>,
@@ -145,6 +233,27 @@ struct OneValue {
     valid_until: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/wallet/v1/citizens/{citizen}/attributes/{name}",
+    tag = "wallet-sources",
+    params(
+        ("citizen" = String, Path, description = "The citizen's RUN"),
+        ("name" = String, Path, description = "The attribute's name in the catalogue"),
+    ),
+    request_body = OneValue,
+    responses(
+        (status = 200, description = "The value was already current, or replaced an older one", body = Object),
+        (status = 201, description = "A new value", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 422, description = "A value that does not fit the attribute or the request", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn publish_one(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -185,12 +294,30 @@ async fn publish_one(
 }
 
 /// The body of a batch publication.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Batch {
+    /// Publications: `run`, `attribute`, `value`, and optionally `source_reference`,
+    /// `valid_from`, `valid_until`.
+    #[schema(value_type = Vec<Object>)]
     items: Vec<Value>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/wallet/v1/attributes/batch",
+    tag = "wallet-sources",
+    request_body = Batch,
+    responses(
+        (status = 200, description = "One result per item, in order", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 413, description = "Too large", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn publish_batch(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -227,6 +354,24 @@ struct Names {
     names: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/wallet/v1/citizens/{citizen}/attributes",
+    tag = "wallet-agencies",
+    params(
+        ("citizen" = String, Path, description = "The citizen's pairwise subject for the calling client"),
+        ("names" = String, Query, description = "The attributes to read, comma-separated (1 to 50)"),
+    ),
+    responses(
+        (status = 200, description = "`sub` and the consented attributes, as claims", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn agency_read(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -280,6 +425,18 @@ async fn agency_read(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/wallet/v1/me/attributes",
+    tag = "wallet-citizen",
+    responses(
+        (status = 200, description = "The citizen's current values with their provenance", body = docs::AttributeList),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn my_attributes(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -313,12 +470,32 @@ async fn my_attributes(
 }
 
 /// The body of a self-asserted value.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MyValue {
+    /// The value, of the attribute's type.
+    #[schema(value_type = Value)]
     value: Value,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/wallet/v1/me/attributes/{name}",
+    tag = "wallet-citizen",
+    params(("name" = String, Path, description = "A self-asserted attribute's name")),
+    request_body = MyValue,
+    responses(
+        (status = 200, description = "Recorded as self-asserted", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 409, description = "A conflict with the current state", body = clave_common::http::ApiErrorBody),
+        (status = 422, description = "A value that does not fit the attribute or the request", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn assert_mine(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -352,6 +529,18 @@ fn consent_json(consent: &crate::consent::Consent, now: i64) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/wallet/v1/me/consents",
+    tag = "wallet-citizen",
+    responses(
+        (status = 200, description = "The citizen's permissions, every status", body = docs::ConsentList),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn my_consents(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -368,6 +557,20 @@ async fn my_consents(
     Ok(Json(json!({ "consents": list })).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/wallet/v1/me/consents/{id}",
+    tag = "wallet-citizen",
+    params(("id" = String, Path, description = "The permission's id")),
+    responses(
+        (status = 200, description = "One permission", body = docs::Consent),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn my_consent(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -383,6 +586,21 @@ async fn my_consent(
     Ok(Json(consent_json(&consent, wallet.now())).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/wallet/v1/me/consents/{id}",
+    tag = "wallet-citizen",
+    params(("id" = String, Path, description = "The permission's id")),
+    responses(
+        (status = 200, description = "The permission, now revoked", body = docs::Consent),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 409, description = "A conflict with the current state", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn revoke_mine(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -401,6 +619,27 @@ struct LogQuery {
     format: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/wallet/v1/me/access-log",
+    tag = "wallet-citizen",
+    params(
+        ("after" = Option<i64>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Entries per page"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv`"),
+    ),
+    responses(
+        (status = 200, description = "A page of the citizen's access log (newest first), or all of it as CSV", content(
+            (Object = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn my_access_log(
     State(wallet): State<Wallet>,
     headers: HeaderMap,

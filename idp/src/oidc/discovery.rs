@@ -95,6 +95,15 @@ pub fn metadata(issuer: &str) -> Value {
 
 /// `GET /.well-known/openid-configuration`: the static document, with the claims provider's
 /// scopes, claims and `authorization_details` types added.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "oidc",
+    responses(
+        (status = 200, description = "The provider's metadata (OpenID Connect Discovery 1.0 §3, RFC 8414)", body = Object),
+        (status = 503, description = "The claims provider is not answering", body = crate::http::docs::OAuthErrorBody),
+    )
+)]
 pub async fn openid_configuration(State(idp): State<Idp>) -> Response {
     let mut doc = metadata(&idp.ctx().config.issuer());
     match idp.ctx().claims.metadata(&idp).await {

@@ -18,6 +18,15 @@ use crate::keys::KeyError;
 pub const CACHE_SECS: u32 = 60;
 
 /// `GET /oauth2/jwks`.
+#[utoipa::path(
+    get,
+    path = "/oauth2/jwks",
+    tag = "oidc",
+    responses(
+        (status = 200, description = "The public keys that sign ID tokens and access tokens", body = crate::http::docs::Jwks),
+        (status = 503, description = "The database is not answering", body = crate::http::docs::OAuthErrorBody),
+    )
+)]
 pub async fn jwks(State(idp): State<Idp>) -> Response {
     match idp.keys().jwks().await {
         Ok(set) => {

@@ -19,6 +19,19 @@ use crate::Idp;
 use crate::clients::Client;
 
 /// `POST /oauth2/revoke`.
+#[utoipa::path(
+    post,
+    path = "/oauth2/revoke",
+    tag = "oidc",
+    request_body(content = crate::http::docs::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or unknown (the same empty answer)"),
+        (status = 400, description = "A malformed request", body = crate::http::docs::OAuthErrorBody),
+        (status = 401, description = "The client failed to authenticate (`invalid_client`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 503, description = "The database is not answering", body = crate::http::docs::OAuthErrorBody),
+    ),
+    security((), ("client_basic" = []))
+)]
 pub async fn revoke(State(idp): State<Idp>, headers: HeaderMap, body: Body) -> Response {
     match withdraw(&idp, &headers, body).await {
         Ok(()) => {

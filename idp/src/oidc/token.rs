@@ -20,6 +20,19 @@ use crate::clients::{
 };
 
 /// The token endpoint handler; the ClaveÚnica-compatible `/openid/token/` uses it too.
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    tag = "oidc",
+    request_body(content = crate::http::docs::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens", body = crate::http::docs::TokenAnswer),
+        (status = 400, description = "A malformed request, or a bad grant (`invalid_grant`, `unsupported_grant_type`, …)", body = crate::http::docs::OAuthErrorBody),
+        (status = 401, description = "The client failed to authenticate (`invalid_client`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 503, description = "The database is not answering", body = crate::http::docs::OAuthErrorBody),
+    ),
+    security((), ("client_basic" = []))
+)]
 pub async fn token(State(idp): State<Idp>, headers: HeaderMap, body: Body) -> Response {
     match exchange(&idp, &headers, body).await {
         Ok(tokens) => tokens.into_response(),

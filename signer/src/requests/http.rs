@@ -17,6 +17,14 @@ use super::{MAX_REQUEST_BYTES, NewRequest, SCOPE_REQUEST, SignRequest};
 use crate::documents::Format;
 use crate::{Signer, SignerError};
 
+/// The OpenAPI description of the request API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(create, status),
+    components(schemas(NewRequest, super::NewDocument, super::SignerRef))
+)]
+pub struct ApiDoc;
+
 /// The request API's routes.
 pub fn router(signer: Signer) -> Router {
     // Documents travel as base64 in the JSON body: room for all of them, plus the text.
@@ -117,6 +125,23 @@ async fn status_json(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/sign/v1/requests",
+    tag = "signing",
+    request_body = NewRequest,
+    responses(
+        (status = 201, description = "The request, waiting for the signer", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`), or a wrong or stale activation", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the credential is not the caller's", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 413, description = "Too large", body = clave_common::http::ApiErrorBody),
+        (status = 422, description = "A request that cannot be served", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn create(
     State(signer): State<Signer>,
     headers: HeaderMap,
@@ -133,6 +158,20 @@ async fn create(
     Ok(response)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/sign/v1/requests/{id}",
+    tag = "signing",
+    params(("id" = String, Path, description = "The request's id")),
+    responses(
+        (status = 200, description = "The request's status and, once signed, the signed outputs", body = Object),
+        (status = 401, description = "No valid bearer token (`invalid_token`), or a wrong or stale activation", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the credential is not the caller's", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn status(
     State(signer): State<Signer>,
     headers: HeaderMap,

@@ -51,7 +51,7 @@ pub const MAX_REASON: usize = 500;
 pub const PORTAL_CLIENT: &str = "clave-portal";
 
 /// Who is to sign: the subject the service knows, or the RUN.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SignerRef {
     /// The `sub` the service got for the signer.
@@ -61,7 +61,7 @@ pub enum SignerRef {
 }
 
 /// A document in a new request.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
     /// Its file name, shown to the signer.
@@ -74,7 +74,7 @@ pub struct NewDocument {
 }
 
 /// What a service sends to ask for signatures.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// Who is to sign.

@@ -51,6 +51,22 @@ pub fn router(wallet: Wallet) -> Router {
         .with_state(wallet)
 }
 
+/// The OpenAPI description of the mailbox API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        send,
+        status,
+        my_messages,
+        open_mine,
+        my_attachment,
+        archive_mine,
+        restore_mine,
+    ),
+    components(schemas(super::NewNotice, super::NewAttachment, super::Recipient))
+)]
+pub struct ApiDoc;
+
 impl From<MailboxError> for Failure {
     fn from(e: MailboxError) -> Self {
         match e {
@@ -135,6 +151,26 @@ fn status_json(client: &Client, notice: &Notice, now: i64, receipt: &str) -> Val
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/mailbox/v1/messages",
+    tag = "mailbox-senders",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried send return the first one")),
+    request_body = super::NewNotice,
+    responses(
+        (status = 200, description = "Sent earlier with the same Idempotency-Key", body = Object),
+        (status = 201, description = "Sent: delivery status and the signed receipt", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 413, description = "Too large", body = clave_common::http::ApiErrorBody),
+        (status = 415, description = "An attachment of a type not accepted", body = clave_common::http::ApiErrorBody),
+        (status = 422, description = "A value that does not fit the attribute or the request", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn send(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -167,6 +203,20 @@ async fn send(
     Ok(response)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/mailbox/v1/messages/{id}",
+    tag = "mailbox-senders",
+    params(("id" = String, Path, description = "The notice's id")),
+    responses(
+        (status = 200, description = "Delivery status and proof of notification", body = Object),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn status(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -245,6 +295,20 @@ struct ListQuery {
     archived: Option<bool>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/mailbox/v1/me/messages",
+    tag = "mailbox-citizen",
+    params(("archived" = Option<bool>, Query, description = "List the archived notices instead")),
+    responses(
+        (status = 200, description = "`unread` and the notices", body = Object),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn my_messages(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -262,6 +326,20 @@ async fn my_messages(
     Ok(Json(json!({ "unread": inbox.unread, "messages": list })).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/mailbox/v1/me/messages/{id}",
+    tag = "mailbox-citizen",
+    params(("id" = String, Path, description = "The notice's id")),
+    responses(
+        (status = 200, description = "The notice; the first open is the proof of notification", body = Object),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn open_mine(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -272,6 +350,23 @@ async fn open_mine(
     Ok(Json(opened_json(&notice)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/mailbox/v1/me/messages/{id}/attachments/{position}",
+    tag = "mailbox-citizen",
+    params(
+        ("id" = String, Path, description = "The notice's id"),
+        ("position" = String, Path, description = "The attachment's position, from 1"),
+    ),
+    responses(
+        (status = 200, description = "The file, with the content type it was sent with", content_type = "application/octet-stream"),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn my_attachment(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -329,6 +424,20 @@ pub fn attachment_response(info: &super::AttachmentInfo, content: Vec<u8>) -> Re
     response
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/mailbox/v1/me/messages/{id}/archive",
+    tag = "mailbox-citizen",
+    params(("id" = String, Path, description = "The notice's id")),
+    responses(
+        (status = 200, description = "The notice, archived", body = Object),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn archive_mine(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -339,6 +448,20 @@ async fn archive_mine(
     Ok(Json(summary_json(&notice)).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/mailbox/v1/me/messages/{id}/archive",
+    tag = "mailbox-citizen",
+    params(("id" = String, Path, description = "The notice's id")),
+    responses(
+        (status = 200, description = "The notice, back in the inbox", body = Object),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks the scope, or the caller may not do this", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such resource", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn restore_mine(
     State(wallet): State<Wallet>,
     headers: HeaderMap,

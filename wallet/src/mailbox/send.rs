@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{AttachmentInfo, Mailbox, MailboxError, Notice, content_digest};
 
 /// Whom a notice is for.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Recipient {
     /// The `sub` the sending client knows the citizen by.
@@ -28,7 +28,7 @@ pub enum Recipient {
 }
 
 /// An attachment as sent.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAttachment {
     /// The file name shown to the citizen.
@@ -40,7 +40,7 @@ pub struct NewAttachment {
 }
 
 /// A notice as an agency sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNotice {
     /// The citizen.

@@ -49,11 +49,41 @@ pub fn routes() -> Router<Idp> {
             "/openid/authorize/",
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
-        .route("/openid/token/", post(crate::oidc::token::token))
+        .route("/openid/token/", post(token))
         .route("/openid/userinfo/", get(userinfo).post(userinfo))
 }
 
+/// `POST /openid/token/`: the token endpoint under ClaveÚnica's path.
+#[utoipa::path(
+    post,
+    path = "/openid/token/",
+    tag = "claveunica",
+    request_body(content = crate::http::docs::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens", body = crate::http::docs::TokenAnswer),
+        (status = 400, description = "A malformed request, or a bad grant", body = crate::http::docs::OAuthErrorBody),
+        (status = 401, description = "The client failed to authenticate (`invalid_client`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 503, description = "The database is not answering", body = crate::http::docs::OAuthErrorBody),
+    ),
+    security((), ("client_basic" = []))
+)]
+pub async fn token(state: State<Idp>, headers: HeaderMap, body: Body) -> Response {
+    crate::oidc::token::token(state, headers, body).await
+}
+
 /// `POST /openid/userinfo/` (and GET): the citizen in ClaveÚnica's shape.
+#[utoipa::path(
+    method(get, post),
+    path = "/openid/userinfo/",
+    tag = "claveunica",
+    responses(
+        (status = 200, description = "The citizen in ClaveÚnica's shape", body = crate::http::docs::CompatUserinfo),
+        (status = 400, description = "A malformed request (a token in the URL, two tokens)", body = crate::http::docs::OAuthErrorBody),
+        (status = 401, description = "No valid access token (`invalid_token`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 503, description = "The database is not answering", body = crate::http::docs::OAuthErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn userinfo(
     State(idp): State<Idp>,
     method: Method,

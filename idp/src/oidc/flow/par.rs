@@ -33,6 +33,19 @@ struct PushedResponse {
 }
 
 /// `POST /oauth2/par`.
+#[utoipa::path(
+    post,
+    path = "/oauth2/par",
+    tag = "oidc",
+    request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "The parameters of an authorization request (`response_type`, `client_id`, `redirect_uri`, `scope`, `state`, `nonce`, `code_challenge`, …) with the client's authentication"),
+    responses(
+        (status = 201, description = "The request is stored", body = crate::http::docs::PushedAnswer),
+        (status = 400, description = "An invalid authorization request", body = crate::http::docs::OAuthErrorBody),
+        (status = 401, description = "The client failed to authenticate (`invalid_client`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 503, description = "The database is not answering", body = crate::http::docs::OAuthErrorBody),
+    ),
+    security((), ("client_basic" = []))
+)]
 pub async fn push(State(idp): State<Idp>, headers: HeaderMap, body: Body) -> Response {
     match push_request(&idp, &headers, body).await {
         Ok(pushed) => {

@@ -20,6 +20,19 @@ use crate::oidc::params::{Params, is_form};
 use crate::{Idp, IdpError};
 
 /// `GET /oauth2/userinfo`.
+#[utoipa::path(
+    get,
+    path = "/oauth2/userinfo",
+    tag = "oidc",
+    responses(
+        (status = 200, description = "The claims the token's scopes and the citizen's consent release (OpenID Connect Core §5.3)", body = Object),
+        (status = 400, description = "A malformed request (a token in the URL, two tokens)", body = crate::http::docs::OAuthErrorBody),
+        (status = 401, description = "No valid access token (`invalid_token`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 403, description = "The token lacks the `openid` scope (`insufficient_scope`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 503, description = "The database is not answering", body = crate::http::docs::OAuthErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn userinfo_get(
     State(idp): State<Idp>,
     headers: HeaderMap,
@@ -33,6 +46,20 @@ pub async fn userinfo_get(
 }
 
 /// `POST /oauth2/userinfo`.
+#[utoipa::path(
+    post,
+    path = "/oauth2/userinfo",
+    tag = "oidc",
+    request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "Empty, or `access_token` instead of the Authorization header (RFC 6750 §2.2)"),
+    responses(
+        (status = 200, description = "The claims the token's scopes and the citizen's consent release (OpenID Connect Core §5.3)", body = Object),
+        (status = 400, description = "A malformed request (a token in the URL, two tokens)", body = crate::http::docs::OAuthErrorBody),
+        (status = 401, description = "No valid access token (`invalid_token`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 403, description = "The token lacks the `openid` scope (`insufficient_scope`)", body = crate::http::docs::OAuthErrorBody),
+        (status = 503, description = "The database is not answering", body = crate::http::docs::OAuthErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn userinfo_post(
     State(idp): State<Idp>,
     headers: HeaderMap,
