@@ -81,6 +81,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ServerDoc::openapi();
     doc.merge(clave_idp::http::ApiDoc::openapi());
     doc.merge(clave_wallet::http::ApiDoc::openapi());
+    doc.merge(clave_wallet::corrections::ApiDoc::openapi());
     doc.merge(clave_wallet::mailbox::http::ApiDoc::openapi());
     doc.merge(clave_signer::http::ApiDoc::openapi());
     doc.merge(clave_signer::requests::http::ApiDoc::openapi());

@@ -49,6 +49,7 @@ const PAGES: &[&str] = &[
     "/me/passkeys/{id}/delete",
     "/me/data",
     "/me/data/email-code",
+    "/me/data/corrections",
     "/me/permissions",
     "/me/permissions/{id}/receipt",
     "/me/activity",
@@ -68,6 +69,7 @@ const PAGES: &[&str] = &[
     "/agent/checks/{id}",
     "/agent/unlock",
     "/agent/activation",
+    "/agent/factors",
     // Officials.
     "/official",
     "/official/requests",

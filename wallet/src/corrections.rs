@@ -234,6 +234,40 @@ impl Wallet {
     }
 }
 
+/// The OpenAPI description of the corrections API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, answer),
+    components(schemas(Answer, CorrectionBody, CorrectionList))
+)]
+pub struct ApiDoc;
+
+/// A correction as its source sees it (documentation only: the handlers build it with
+/// `json!`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct CorrectionBody {
+    id: String,
+    /// The citizen, by RUN (`{"run": "12.345.678-5"}`).
+    citizen: serde_json::Value,
+    attribute: String,
+    /// The version the citizen disputes.
+    value_id: String,
+    message: String,
+    /// `open`, `corrected` or `rejected`.
+    status: String,
+    created_at: String,
+    answered_at: Option<String>,
+    answer: Option<String>,
+}
+
+/// The corrections asked of a source.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct CorrectionList {
+    corrections: Vec<CorrectionBody>,
+}
+
 /// The source's side of corrections.
 pub fn router(wallet: Wallet) -> Router {
     Router::new()
@@ -242,9 +276,10 @@ pub fn router(wallet: Wallet) -> Router {
         .with_state(wallet)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// `open` (the default) or `all`.
     #[serde(default)]
     status: Option<String>,
 }
@@ -270,6 +305,20 @@ async fn correction_json(wallet: &Wallet, c: &Correction) -> Result<serde_json::
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/wallet/v1/corrections",
+    tag = "wallet-sources",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The corrections asked of this source, oldest first", body = CorrectionList),
+        (status = 400, description = "A malformed request", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks `wallet:publish`, or is a citizen's", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn list(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
@@ -289,13 +338,34 @@ async fn list(
     Ok(Json(json!({ "corrections": out })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// A source's answer to a correction.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Answer {
+    /// `corrected` (the right value was published) or `rejected`.
+    #[schema(pattern = "^(corrected|rejected)$")]
     outcome: String,
+    /// What the citizen reads: 1 to 1000 characters.
     note: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/wallet/v1/corrections/{id}",
+    tag = "wallet-sources",
+    params(("id" = String, Path, description = "The correction's id")),
+    request_body = Answer,
+    responses(
+        (status = 200, description = "The correction, answered", body = CorrectionBody),
+        (status = 400, description = "A malformed answer", body = clave_common::http::ApiErrorBody),
+        (status = 401, description = "No valid bearer token (`invalid_token`)", body = clave_common::http::ApiErrorBody),
+        (status = 403, description = "The token lacks `wallet:publish`, or is a citizen's", body = clave_common::http::ApiErrorBody),
+        (status = 404, description = "No such correction asked of this source", body = clave_common::http::ApiErrorBody),
+        (status = 409, description = "Already answered", body = clave_common::http::ApiErrorBody),
+        (status = 503, description = "The database is not answering", body = clave_common::http::ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn answer(
     State(wallet): State<Wallet>,
     headers: HeaderMap,
