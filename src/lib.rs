@@ -165,8 +165,10 @@ impl App {
             // Signature requests: expiry and the services' callbacks.
             tokio::spawn(clave_signer::requests::callbacks::run_request_worker(
                 self.signer.clone(),
-                stop,
+                stop.clone(),
             )),
+            // The metrics recorder's histograms, folded so memory stays bounded.
+            tokio::spawn(ops::run_metrics_upkeep(stop)),
         ]
     }
 

@@ -40,6 +40,30 @@ fn prometheus() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// How often the recorder folds recorded histogram samples into its buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// Keeps the metrics recorder's memory bounded until `stop` turns true: a recorder installed
+/// without its own HTTP listener holds every histogram sample until upkeep folds it into the
+/// buckets, so without this the process grows with every request between two scrapes.
+pub(crate) async fn run_metrics_upkeep(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Some(handle) = prometheus() else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(METRICS_UPKEEP);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => handle.run_upkeep(),
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn routes(db: Db) -> Router {
     let _ = prometheus();
     Router::new()
