@@ -117,7 +117,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema() {
         },
         Group {
             name: "service",
-            paths: "^/api/(wallet/v1/(citizens|attributes)/|mailbox/v1/messages|sign/v1/requests)",
+            paths: "^/api/(wallet/v1/(citizens/|attributes/|corrections)|mailbox/v1/messages|sign/v1/requests)",
             authorization: format!("Bearer {service_token}"),
         },
         Group {
