@@ -121,6 +121,19 @@ impl Browser {
     }
 
     async fn call(&self, session: Option<&str>, method: &str, params: Value) -> Value {
+        match self.try_call(session, method, params).await {
+            Ok(result) => result,
+            Err(error) => panic!("{method} failed: {error}"),
+        }
+    }
+
+    /// A DevTools call; the protocol's error when it refuses.
+    async fn try_call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = oneshot::channel();
         self.pending.lock().await.insert(id, tx);
@@ -139,9 +152,9 @@ impl Browser {
             .unwrap_or_else(|_| panic!("no answer to {method}"))
             .unwrap();
         if let Some(error) = reply.get("error") {
-            panic!("{method} failed: {error}");
+            return Err(error.clone());
         }
-        reply["result"].clone()
+        Ok(reply["result"].clone())
     }
 
     /// Opens a new tab.
@@ -214,6 +227,29 @@ impl Page<'_> {
         result["result"]["value"].clone()
     }
 
+    /// Like [`Page::eval`] while the page may be navigating: `None` when the document went
+    /// away under the evaluation (Chromium then refuses it), so the caller polls again.
+    async fn poll_eval(&self, expression: &str) -> Option<Value> {
+        let reply = self
+            .browser
+            .try_call(
+                Some(&self.session),
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await;
+        match reply {
+            Ok(result) => Some(result["result"]["value"].clone()),
+            Err(error)
+                if error.to_string().contains("navigated or closed")
+                    || error.to_string().contains("Cannot find context") =>
+            {
+                None
+            }
+            Err(error) => panic!("Runtime.evaluate failed: {error}"),
+        }
+    }
+
     /// Navigates and waits until the new document has loaded.
     pub async fn goto(&self, url: &str) {
         self.call("Page.navigate", json!({"url": url})).await;
@@ -225,8 +261,9 @@ impl Page<'_> {
         let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
         loop {
             let state = self
-                .eval("JSON.stringify([location.href, document.readyState])")
-                .await;
+                .poll_eval("JSON.stringify([location.href, document.readyState])")
+                .await
+                .unwrap_or_default();
             let state: (String, String) =
                 serde_json::from_str(state.as_str().unwrap_or("[\"\",\"\"]")).unwrap();
             if state.1 == "complete" && accept(&state.0) && state.0 != "about:blank" {
@@ -285,8 +322,9 @@ impl Page<'_> {
         let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
         loop {
             let state = self
-                .eval("JSON.stringify([location.href, document.readyState, !!window.__claveOldDocument])")
-                .await;
+                .poll_eval("JSON.stringify([location.href, document.readyState, !!window.__claveOldDocument])")
+                .await
+                .unwrap_or_default();
             let (href, ready, old): (String, String, bool) =
                 serde_json::from_str(state.as_str().unwrap_or("[\"\",\"\",true]")).unwrap();
             if !old && ready == "complete" {
