@@ -721,44 +721,64 @@ async fn front_desk_unlock(
     }
 }
 
-/// A front desk issues an activation code after checking the identity card in person.
-async fn front_desk_activation(
-    State(state): State<PortalState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PageError> {
+/// The citizen a front-desk form names, once the agent confirmed checking the identity card
+/// in person; otherwise the console with the reason (`Ok(Err(page))`).
+async fn in_person_citizen(
+    state: &PortalState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Result<(Lang, Agent, clave_idp::accounts::Account), Response>, PageError> {
     let AgentForm {
         lang,
         agent,
         form,
         run,
-    } = match agent_form(&state, &headers, &body).await? {
+    } = match agent_form(state, headers, body).await? {
         Parsed::Form(parts) => parts,
-        Parsed::Answer(response) => return Ok(response),
+        Parsed::Answer(response) => return Ok(Err(response)),
     };
     let refuse = |status: StatusCode, text: &'static str, agent: Agent| {
         console_error(
-            &state,
-            &headers,
+            state,
+            headers,
             lang,
             agent,
             &run.to_string(),
             status,
             text.to_owned(),
         )
+        .map(Err)
     };
     if form.get("in_person") != Some("yes") {
-        let text = crate::emergency::texts(lang).desk_unconfirmed;
-        return refuse(StatusCode::BAD_REQUEST, text, agent);
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            crate::emergency::texts(lang).desk_unconfirmed,
+            agent,
+        );
     }
-    let accounts = state.idp.accounts();
-    let Some(account) = accounts
+    match state
+        .idp
+        .accounts()
         .find_by_run(&run)
         .await
         .map_err(|e| PageError::from_idp(lang, &e))?
-    else {
-        return refuse(StatusCode::NOT_FOUND, texts(lang).unknown_run, agent);
+    {
+        Some(account) => Ok(Ok((lang, agent, account))),
+        None => refuse(StatusCode::NOT_FOUND, texts(lang).unknown_run, agent),
+    }
+}
+
+/// A front desk issues an activation code after checking the identity card in person.
+async fn front_desk_activation(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (lang, agent, account) = match in_person_citizen(&state, &headers, &body).await? {
+        Ok(found) => found,
+        Err(refusal) => return Ok(refusal),
     };
+    let accounts = state.idp.accounts();
     let issued = accounts
         .issue_activation_code(
             &account.id,
@@ -780,40 +800,11 @@ async fn front_desk_factors(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let AgentForm {
-        lang,
-        agent,
-        form,
-        run,
-    } = match agent_form(&state, &headers, &body).await? {
-        Parsed::Form(parts) => parts,
-        Parsed::Answer(response) => return Ok(response),
+    let (lang, agent, account) = match in_person_citizen(&state, &headers, &body).await? {
+        Ok(found) => found,
+        Err(refusal) => return Ok(refusal),
     };
     let t = texts(lang);
-    let refuse = |status: StatusCode, text: &'static str, agent: Agent| {
-        console_error(
-            &state,
-            &headers,
-            lang,
-            agent,
-            &run.to_string(),
-            status,
-            text.to_owned(),
-        )
-    };
-    if form.get("in_person") != Some("yes") {
-        let text = crate::emergency::texts(lang).desk_unconfirmed;
-        return refuse(StatusCode::BAD_REQUEST, text, agent);
-    }
-    let Some(account) = state
-        .idp
-        .accounts()
-        .find_by_run(&run)
-        .await
-        .map_err(|e| PageError::from_idp(lang, &e))?
-    else {
-        return refuse(StatusCode::NOT_FOUND, t.unknown_run, agent);
-    };
     let removed = state
         .idp
         .factors()
@@ -825,7 +816,15 @@ async fn front_desk_factors(
         .await
         .map_err(|e| PageError::from_idp(lang, &e))?;
     if !removed {
-        return refuse(StatusCode::CONFLICT, t.factors_none, agent);
+        return console_error(
+            &state,
+            &headers,
+            lang,
+            agent,
+            &account.run.to_string(),
+            StatusCode::CONFLICT,
+            t.factors_none.to_owned(),
+        );
     }
     let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
     let mut page = console_page(lang, agent, csrf);
