@@ -99,6 +99,9 @@ pub struct Db {
     backend: Backend,
 }
 
+/// How long after the pool last pinged a connection it is lent out without another ping.
+const RECENTLY_CHECKED: Duration = Duration::from_secs(1);
+
 /// The URL of the embedded SQLite database inside a data directory.
 pub fn sqlite_url_in(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("clave.db").display())
@@ -140,13 +143,26 @@ impl Db {
             // rollback the driver later sends fails and leaves its transaction count
             // behind: every later `begin` on that connection would fail. Such a connection is
             // closed and replaced instead of lent out.
-            .before_acquire(|conn, _meta| {
+            //
+            // The pool pings every connection it takes back, so one that was idle for less
+            // than `RECENTLY_CHECKED` is known to be alive: pinging it again on the way out
+            // (sqlx's default) would cost every query a second round trip. Connections idle
+            // longer, which may have died with the database, are still pinged.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
                 Box::pin(async move {
                     let clean = !sqlx::Connection::is_in_transaction(conn);
                     if !clean {
                         tracing::warn!("closing a pooled connection left inside a transaction");
+                        return Ok(false);
                     }
-                    Ok(clean)
+                    if meta.idle_for >= RECENTLY_CHECKED
+                        && let Err(error) = sqlx::Connection::ping(conn).await
+                    {
+                        tracing::info!(%error, "closing a pooled connection that stopped answering");
+                        return Ok(false);
+                    }
+                    Ok(true)
                 })
             })
             .connect_with(connect)
