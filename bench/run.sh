@@ -11,6 +11,7 @@
 #   SESSIONS=100000 bench/run.sh       # with 100,000 active sessions in the database
 #   ARGON2_MEMORY_KIB=7168 ARGON2_ITERATIONS=5 SCENARIOS=login bench/run.sh
 #                                      # Keycloak's hash settings instead of clave's defaults
+#   PACED=0.8 bench/run.sh             # each scenario again at 80 % of its peak, steady rate
 #
 # PostgreSQL: PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres) must allow
 # creating and dropping the database `clave_bench`.
@@ -27,6 +28,7 @@ BACKENDS="${BACKENDS:-sqlite postgres}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PORT="${PORT:-18080}"
 SESSIONS="${SESSIONS:-0}"
+PACED="${PACED:-}"
 OUT="${OUT:-bench/results}"
 mkdir -p "$OUT"
 
@@ -47,10 +49,11 @@ for backend in $BACKENDS; do
   export CLAVE_SERVER__PUBLIC_URL="http://127.0.0.1:$PORT"
   unset CLAVE_DATABASE__URL
   stats=()
+  if [ -n "$PACED" ]; then stats+=(--paced "$PACED"); fi
   if [ "$backend" = postgres ]; then
     psql "$PG_ADMIN_URL" -qc 'DROP DATABASE IF EXISTS clave_bench' -c 'CREATE DATABASE clave_bench'
     export CLAVE_DATABASE__URL="${PG_ADMIN_URL%/*}/clave_bench"
-    stats=(--db-stats "$CLAVE_DATABASE__URL")
+    stats+=(--db-stats "$CLAVE_DATABASE__URL")
   fi
   "$BIN/clave" migrate >/dev/null
   "$BENCH" seed --citizens "$CITIZENS" --clients "$CLIENTS" --sessions "$SESSIONS" \

@@ -68,6 +68,13 @@ pub struct RunArgs {
     /// A label for the results (the backend, the machine).
     #[arg(long, default_value = "")]
     label: String,
+    /// After each scenario's full-speed run, run it again at this fraction of the
+    /// throughput it reached (e.g. 0.8), at a steady arrival rate, and report that run too:
+    /// its latencies are counted from when each request was due, so a server that falls
+    /// behind shows it in the p99 (no coordinated omission). Not for login-totp and
+    /// sign-hash, whose workers wait for one-time codes.
+    #[arg(long)]
+    paced: Option<f64>,
 }
 
 /// What one worker holds between requests.
@@ -152,6 +159,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             .map(|s| s.trim().to_owned())
             .collect()
     };
+    if let Some(f) = args.paced
+        && !(f > 0.0 && f <= 1.0)
+    {
+        bail!("--paced is a fraction of the peak throughput, above 0 and at most 1 (e.g. 0.8)");
+    }
     for name in &wanted {
         if !SCENARIOS.contains(&name.as_str()) {
             bail!(
@@ -194,7 +206,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         if args.warmup > 0 {
             eprintln!("{name}: warming up for {} s", args.warmup);
-            let (back, _) = drive(&shared, workers, Duration::from_secs(args.warmup), None).await;
+            let (back, _) = drive(
+                &shared,
+                workers,
+                Duration::from_secs(args.warmup),
+                None,
+                None,
+            )
+            .await;
             workers = back;
         }
         let before = args.pid.map(cpu_seconds).transpose()?;
@@ -204,11 +223,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         eprintln!("{name}: measuring");
         let started = Instant::now();
-        let (_, tally) = drive(
+        let (workers, tally) = drive(
             &shared,
             workers,
             Duration::from_secs(args.duration),
             args.requests,
+            None,
         )
         .await;
         let elapsed = started.elapsed().as_secs_f64();
@@ -240,10 +260,42 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             None => result,
         };
         eprintln!("{}", report::line(&result));
+        let peak = result.requests_per_sec;
         results.push(result);
+        if let Some(fraction) = args.paced.filter(|_| paceable(&name)) {
+            let rate = peak * fraction;
+            let label = format!("{name} at {:.0} % of peak", fraction * 100.0);
+            eprintln!("{label}: {rate:.0} requests/s");
+            let before = args.pid.map(cpu_seconds).transpose()?;
+            let started = Instant::now();
+            let (_, tally) = drive(
+                &shared,
+                workers,
+                Duration::from_secs(args.duration),
+                None,
+                Some(rate),
+            )
+            .await;
+            let elapsed = started.elapsed().as_secs_f64();
+            let after = args.pid.map(cpu_seconds).transpose()?;
+            let cpu = before.zip(after).map(|(b, a)| a - b);
+            let memory = args.pid.map(memory_kib).transpose()?;
+            let result = ScenarioResult::new(
+                &label,
+                args.concurrency,
+                elapsed,
+                tally,
+                cpu,
+                memory,
+                per_request,
+            );
+            eprintln!("{}", report::line(&result));
+            results.push(result);
+        }
     }
     let doc = json!({
         "label": args.label,
+        "paced": args.paced,
         "url": args.url,
         "citizens": setup.citizens,
         "argon2": setup.argon2,
@@ -364,20 +416,34 @@ pub struct Tally {
     pub errors: BTreeMap<String, u64>,
 }
 
+/// Whether a scenario can run at a steady arrival rate: its workers never wait for
+/// anything but the server.
+fn paceable(scenario: &str) -> bool {
+    !matches!(scenario, "login-totp" | "sign-hash")
+}
+
+/// Runs the workers until `duration` has passed or `requests` were made. Without `rate`
+/// each worker sends its next request as soon as the last one is answered; with `rate`
+/// (requests per second, all workers together) request `k` is due `k / rate` seconds after
+/// the start, taken by whichever worker is free, and its latency counts from when it was due.
 async fn drive(
     shared: &Arc<Shared>,
     workers: Vec<Worker>,
     duration: Duration,
     requests: Option<u64>,
+    rate: Option<f64>,
 ) -> (Vec<Worker>, Tally) {
-    let deadline = Instant::now() + duration;
+    let start = Instant::now();
+    let deadline = start + duration;
     let budget = Arc::new(std::sync::atomic::AtomicU64::new(
         requests.unwrap_or(u64::MAX),
     ));
+    let slots = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for mut worker in workers {
         let shared = shared.clone();
         let budget = budget.clone();
+        let slots = slots.clone();
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             while Instant::now() < deadline
@@ -390,7 +456,18 @@ async fn drive(
                     .is_ok()
             {
                 ready(&shared, &mut worker).await;
-                let started = Instant::now();
+                let started = match rate.filter(|r| *r > 0.0) {
+                    Some(rate) => {
+                        let slot = slots.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let due = start + Duration::from_secs_f64(slot as f64 / rate);
+                        if due >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 match step(&shared, &mut worker).await {
                     Ok(()) => tally
                         .latencies
