@@ -95,7 +95,12 @@ async fn grant(
     );
     assert_eq!(heading(page).await, "Autoriza el acceso a tus datos");
     let text = page.text().await;
+    assert!(
+        !text.contains("Otro permiso"),
+        "every scope is said in words: {text}"
+    );
     for expected in [
+        "Ver y administrar en tu nombre tus datos, permisos y actividad en Clave",
         "Verificar la edad para el subsidio",
         "Ley 18.695",
         "1985-04-23",
