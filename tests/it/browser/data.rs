@@ -114,6 +114,14 @@ async fn grant(
         true,
         "optional data is offered ticked"
     );
+    // Every column is in view, the share boxes included, without scrolling the table.
+    assert_eq!(
+        page.eval("(() => { const w = document.querySelector('.table-wrap'); return w.scrollWidth <= w.clientWidth; })()")
+            .await,
+        true,
+        "the data table fits the window: {}",
+        page.eval("(() => { const w = document.querySelector('.table-wrap'); return [w.scrollWidth, w.clientWidth, ...[...document.querySelectorAll('.data-table tr')].map(r => [...r.cells].map(c => c.offsetWidth).join('/'))]; })()").await
+    );
     shot(page, size, "consent").await;
     page.click("#share-nationality").await;
     let back = page
