@@ -70,7 +70,9 @@ async fn a_citizen_activates_with_a_front_desk_code_and_is_invited_to_add_a_seco
     // At home, on her phone, she activates: a typo in the repeated password first.
     let page = browser.new_private_page().await;
     Size::Phone.apply(&page).await;
-    page.goto(&app.at("/activate")).await;
+    page.goto(&app.at("/")).await;
+    follow(&page, "/login").await;
+    follow(&page, "/activate").await;
     assert_eq!(heading(&page).await, "Activar mi cuenta");
     shot(&page, Size::Phone, "activate").await;
     page.fill("#run", RUN).await;
