@@ -219,7 +219,15 @@ async fn totp_journey(size: Size) {
     assert!(page.url().await.ends_with("/login"));
 
     // Password, then the code from the app.
-    let landed = sign_in(&page, &app, RUN, PASSWORD).await;
+    page.goto(&app.at("/")).await;
+    follow(&page, "/login").await;
+    assert_eq!(heading(&page).await, "Ingresa con tu Clave");
+    shot(&page, size, "login").await;
+    page.fill("#run", RUN).await;
+    page.fill("#password", PASSWORD).await;
+    let landed = page
+        .click_and_wait("form[action='/login'] button[type=submit]")
+        .await;
     assert!(landed.ends_with("/login/second-factor"), "{landed}");
     shot(&page, size, "second-factor").await;
     app.advance(time::Duration::seconds(30));

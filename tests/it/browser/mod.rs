@@ -217,7 +217,7 @@ async fn a_citizen_signs_in_with_a_real_browser() {
         page.url().await.contains("/login"),
         "sent to the login page"
     );
-    shot(&page, Size::Desktop, "login").await;
+    shot(&page, Size::Desktop, "login-for-service").await;
     assert_eq!(page.eval("document.documentElement.lang").await, "es");
     // Every input is labelled, and the fields carry the names services and scripts rely on.
     assert_eq!(
