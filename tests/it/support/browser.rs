@@ -241,7 +241,7 @@ impl Page<'_> {
 
     /// Like [`Page::eval`] while the page may be navigating: `None` when the document went
     /// away under the evaluation (Chromium then refuses it), so the caller polls again.
-    pub async fn poll_eval(&self, expression: &str) -> Option<Value> {
+    async fn poll_eval(&self, expression: &str) -> Option<Value> {
         let reply = self
             .browser
             .try_call(
@@ -418,6 +418,18 @@ impl Page<'_> {
             )
             .await;
         added["authenticatorId"].as_str().unwrap().to_owned()
+    }
+
+    /// Makes this tab a browser without passkey autofill (conditional mediation reported
+    /// unavailable in every document it loads from now on), so only explicit requests, such
+    /// as a button's, reach the authenticator.
+    pub async fn disable_passkey_autofill(&self) {
+        self.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": "if (window.PublicKeyCredential) { \
+                PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false); }"}),
+        )
+        .await;
     }
 
     /// The credentials a virtual authenticator holds.
