@@ -15,6 +15,7 @@ use crate::support::rp::{self, PASSWORD, RUN};
 mod account;
 mod callers;
 mod data;
+mod language;
 
 /// The two window sizes every journey is walked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
