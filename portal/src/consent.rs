@@ -56,6 +56,12 @@ pub struct ConsentTexts {
     pub run: &'static str,
     /// `offline_access`.
     pub offline: &'static str,
+    /// `wallet`: the citizen's own wallet API on their behalf.
+    pub wallet: &'static str,
+    /// `mailbox`: reading the citizen's notices on their behalf.
+    pub mailbox: &'static str,
+    /// `sign`: the citizen's signing credentials, each use authorised by them.
+    pub sign: &'static str,
     /// Before a scope clave has no words for.
     pub other: &'static str,
     /// The heading of the data table.
@@ -111,6 +117,9 @@ pub static ES: ConsentTexts = ConsentTexts {
     email: "Conocer tu correo electrónico",
     run: "Conocer tu RUN (tu número de identidad)",
     offline: "Seguir accediendo a estos datos mientras tu sesión esté activa",
+    wallet: "Ver y administrar en tu nombre tus datos, permisos y actividad en Clave",
+    mailbox: "Leer en tu nombre los avisos de tu casilla",
+    sign: "Firmar documentos en tu nombre, cada vez con tu autorización",
     other: "Otro permiso:",
     data_heading: "Datos que se compartirán",
     data_caption: "Cada dato, su valor actual y la institución que lo respalda",
@@ -146,6 +155,9 @@ pub static EN: ConsentTexts = ConsentTexts {
     email: "Know your email address",
     run: "Know your RUN (your national identity number)",
     offline: "Keep accessing this information while your session lasts",
+    wallet: "See and manage your information, permissions and activity in Clave on your behalf",
+    mailbox: "Read the notices in your mailbox on your behalf",
+    sign: "Sign documents for you, each time with your approval",
     other: "Another permission:",
     data_heading: "Information to be shared",
     data_caption: "Each piece of information, its current value and the agency that vouches for it",
@@ -185,6 +197,10 @@ fn describe(scopes: &[String], t: &'static ConsentTexts) -> Vec<String> {
             "email" => t.email.to_owned(),
             "run" => t.run.to_owned(),
             "offline_access" => t.offline.to_owned(),
+            // Raw scope names mean nothing to a citizen deciding what to allow.
+            "wallet" => t.wallet.to_owned(),
+            "mailbox" => t.mailbox.to_owned(),
+            "sign" => t.sign.to_owned(),
             other => format!("{} {other}", t.other),
         };
         if !items.contains(&item) {

@@ -68,6 +68,8 @@ pub struct HomeTexts {
     pub agent: &'static str,
     /// .
     pub official: &'static str,
+    /// The way out: without it a citizen at a shared computer could not end the session.
+    pub sign_out: &'static str,
 }
 
 /// Spanish.
@@ -86,6 +88,7 @@ pub static ES: HomeTexts = HomeTexts {
     sign: "Documentos para firmar",
     agent: "Consola de atención",
     official: "Consola de funcionarios",
+    sign_out: "Cerrar sesión",
 };
 
 /// English.
@@ -104,6 +107,7 @@ pub static EN: HomeTexts = HomeTexts {
     sign: "Documents to sign",
     agent: "Service desk console",
     official: "Officials' console",
+    sign_out: "Log out",
 };
 
 /// Permissions ending within this many days are listed as needing attention.

@@ -103,6 +103,8 @@ pub struct Texts {
     pub account_locked: &'static str,
     /// The login page's link to the unlock page.
     pub unlock_link: &'static str,
+    /// The login page's way to the activation page, for a citizen with a front-desk code.
+    pub activate_link: &'static str,
     /// The password field was left empty.
     pub password_missing: &'static str,
 
@@ -165,6 +167,7 @@ pub static ES: Texts = Texts {
     too_many_attempts: "Hubo demasiados intentos fallidos. Espera unos minutos antes de volver a intentarlo.",
     account_locked: "Tu cuenta está bloqueada. Si la bloqueaste tú, desbloquéala con un código de recuperación; si no, comunícate con la mesa de ayuda.",
     unlock_link: "Desbloquear mi cuenta",
+    activate_link: "Activar mi cuenta con un código de activación",
     password_missing: "Ingresa tu contraseña.",
 
     home_title: "Tu Clave",
@@ -207,6 +210,7 @@ pub static EN: Texts = Texts {
     too_many_attempts: "There were too many failed attempts. Wait a few minutes before trying again.",
     account_locked: "Your account is locked. If you locked it, unlock it with a recovery code; otherwise contact the help desk.",
     unlock_link: "Unlock my account",
+    activate_link: "Activate my account with an activation code",
     password_missing: "Enter your password.",
 
     home_title: "Your Clave",

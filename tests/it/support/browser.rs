@@ -159,9 +159,21 @@ impl Browser {
 
     /// Opens a new tab.
     pub async fn new_page(&self) -> Page<'_> {
-        let target = self
-            .call(None, "Target.createTarget", json!({"url": "about:blank"}))
+        self.open(json!({"url": "about:blank"})).await
+    }
+
+    /// Opens a tab in a browser context of its own, with its own cookies and storage, as a
+    /// second person at another computer would have (an agent beside the caller).
+    pub async fn new_private_page(&self) -> Page<'_> {
+        let context = self
+            .call(None, "Target.createBrowserContext", json!({}))
             .await;
+        self.open(json!({"url": "about:blank", "browserContextId": context["browserContextId"]}))
+            .await
+    }
+
+    async fn open(&self, params: Value) -> Page<'_> {
+        let target = self.call(None, "Target.createTarget", params).await;
         let attached = self
             .call(
                 None,
@@ -319,6 +331,13 @@ impl Page<'_> {
     pub async fn click_and_wait(&self, selector: &str) -> String {
         self.eval("window.__claveOldDocument = true").await;
         self.click(selector).await;
+        self.wait_for_new_document(&format!("clicking {selector}"))
+            .await
+    }
+
+    /// Waits until a document other than the one marked `window.__claveOldDocument` has
+    /// loaded; `cause` names what should have navigated, for the failure message.
+    pub async fn wait_for_new_document(&self, cause: &str) -> String {
         let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
         loop {
             let state = self
@@ -332,7 +351,7 @@ impl Page<'_> {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no new page after clicking {selector}; still at {href}"
+                "no new page after {cause}; still at {href}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -345,6 +364,114 @@ impl Page<'_> {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// Waits until the JavaScript `expression` is truthy in the page (a script's answer, a
+    /// page that updates itself), failing with `what` when it never is.
+    pub async fn wait_for(&self, expression: &str, what: &str) {
+        let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+        loop {
+            let value = self
+                .poll_eval(&format!("!!({expression})"))
+                .await
+                .unwrap_or_default();
+            if value == json!(true) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} did not happen; the page says: {}",
+                self.text().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sizes the viewport as a device of `width` x `height` CSS pixels; `mobile` also
+    /// emulates a phone's screen (touch-sized layout, device scale 2).
+    pub async fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height,
+                   "deviceScaleFactor": if mobile { 2 } else { 1 }, "mobile": mobile}),
+        )
+        .await;
+    }
+
+    /// Adds a virtual platform authenticator (CTAP2, built in, with resident keys and user
+    /// verification that always succeeds) to this tab, as a phone's or laptop's passkey
+    /// store; its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        self.call("WebAuthn.enable", json!({"enableUI": false}))
+            .await;
+        let added = self
+            .call(
+                "WebAuthn.addVirtualAuthenticator",
+                json!({"options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "automaticPresenceSimulation": true,
+                }}),
+            )
+            .await;
+        added["authenticatorId"].as_str().unwrap().to_owned()
+    }
+
+    /// Makes this tab a browser without passkey autofill (conditional mediation reported
+    /// unavailable in every document it loads from now on), so only explicit requests, such
+    /// as a button's, reach the authenticator.
+    pub async fn disable_passkey_autofill(&self) {
+        self.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": "if (window.PublicKeyCredential) { \
+                PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false); }"}),
+        )
+        .await;
+    }
+
+    /// The credentials a virtual authenticator holds.
+    pub async fn authenticator_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let listed = self
+            .call(
+                "WebAuthn.getCredentials",
+                json!({"authenticatorId": authenticator}),
+            )
+            .await;
+        listed["credentials"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Saves a PNG screenshot of the whole page (up to 4000 CSS pixels tall), not only the
+    /// part in the viewport.
+    pub async fn screenshot_full_page(&self, path: &Path) {
+        use base64::Engine;
+        let metrics = self.call("Page.getLayoutMetrics", json!({})).await;
+        let width = metrics["cssLayoutViewport"]["clientWidth"]
+            .as_f64()
+            .unwrap_or(1280.0);
+        let height = metrics["cssContentSize"]["height"]
+            .as_f64()
+            .unwrap_or(800.0)
+            .min(4000.0);
+        let shot = self
+            .call(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true,
+                       "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}),
+            )
+            .await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, bytes).unwrap();
     }
 
     /// Saves a PNG screenshot of the viewport.
