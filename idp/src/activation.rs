@@ -1,11 +1,19 @@
-//! Activation codes: how a citizen who has no password (an account a registry created), or
-//! who lost theirs, sets one. A front-desk agent or an operator checks the citizen's identity
-//! in person and issues a code; the citizen types it with their RUN and a new password.
+//! Activation: how a citizen who has no password (an account a registry created), or who
+//! lost theirs, sets one. Two proofs are accepted:
+//!
+//! - an **activation code**: a front-desk agent or an operator checks the citizen's identity
+//!   in person and issues a code; the citizen types it with their RUN and a new password.
+//!   It works for a first password and for a lost one;
+//! - the **serial number of the identity card**, as the identity registry published it: it
+//!   proves possession of the card, which is enough for a first password only. An account
+//!   that already has a password is never taken over this way (the card may be lost or
+//!   seen by others); its owner uses a recovery code or a front desk.
 //!
 //! Codes are sixteen characters of an unambiguous alphabet (80 bits), valid for
-//! [`CODE_SECS`], single use, and only their keyed digest is stored. Wrong codes count on the
-//! login's throttle counters for the RUN and the address: guessing a code is guessing a way
-//! in. Journaled as `activation.code_issued`, `activation.failed` and `account.activated`.
+//! [`CODE_SECS`], single use, and only their keyed digest is stored. Wrong codes and wrong
+//! serials count on the login's throttle counters for the RUN and the address: guessing
+//! either is guessing a way in. Journaled as `activation.code_issued`, `activation.failed`
+//! and `account.activated` (with the proof used).
 
 use std::net::IpAddr;
 
@@ -13,6 +21,7 @@ use clave_common::Run;
 use clave_common::id::random_below;
 use clave_common::journal::{self, NewEvent};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use crate::IdpError;
 use crate::accounts::{Account, Accounts};
@@ -60,6 +69,32 @@ impl From<sqlx::Error> for ActivationError {
     fn from(e: sqlx::Error) -> Self {
         Self::Internal(e.into())
     }
+}
+
+/// Checks `new_password` against the policy for `account`.
+fn check_new_password(
+    ctx: &crate::Ctx,
+    account: &Account,
+    new_password: &str,
+) -> Result<(), ActivationError> {
+    check_policy(
+        &ctx.config.passwords,
+        new_password,
+        &account.run,
+        &account.given_names,
+        &account.family_names,
+    )
+    .map_err(ActivationError::Policy)
+}
+
+/// A card serial as typed or published: upper-cased, without spaces, dots and dashes
+/// (`100.123.456` and `100123456` are the same serial).
+fn normalise_serial(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 /// A code as typed: upper-cased, without spaces and dashes.
@@ -126,6 +161,69 @@ impl Accounts<'_> {
         Ok(ActivationCode { code, expires_at })
     }
 
+    /// Sets `run`'s first password with the serial number of their identity card, from
+    /// `addr`. Refused, like a wrong serial, when the account already has a password or no
+    /// registry has published a serial for it.
+    pub async fn activate_with_document(
+        &self,
+        run: &Run,
+        typed_serial: &str,
+        new_password: &str,
+        addr: IpAddr,
+    ) -> Result<Account, ActivationError> {
+        let ctx = self.idp.ctx();
+        let run_key = ThrottleKey::run(run);
+        let addr_key = ThrottleKey::address(addr);
+        if let Verdict::Locked { retry_after } =
+            self.idp.throttle().check(&[&run_key, &addr_key]).await?
+        {
+            return Err(ActivationError::LockedOut { retry_after });
+        }
+        let account = match self.find_by_run(run).await? {
+            Some(account) if !account.has_password => account,
+            _ => {
+                return Err(self
+                    .count_activation_failure(run, &run_key, &addr_key)
+                    .await?);
+            }
+        };
+        let on_record = ctx
+            .claims
+            .document_serial(self.idp, &account.id)
+            .await
+            .map_err(|e| IdpError::Internal(format!("the identity registry's data: {e}")))?;
+        let matches = on_record.is_some_and(|serial| {
+            let (typed, known) = (normalise_serial(typed_serial), normalise_serial(&serial));
+            !known.is_empty() && bool::from(typed.as_bytes().ct_eq(known.as_bytes()))
+        });
+        if !matches {
+            return Err(self
+                .count_activation_failure(run, &run_key, &addr_key)
+                .await?);
+        }
+        check_new_password(ctx, &account, new_password)?;
+        let hash = password::hash(ctx, new_password).await?;
+        let now = ctx.clock.now();
+        let mut tx = ctx.db.begin().await?;
+        // Only while the account still has no password: a race with another activation
+        // (or a password set meanwhile) leaves the first one standing.
+        let set = sqlx::query(
+            "UPDATE idp_accounts SET password_hash = $2, updated_at = $3              WHERE id = $1 AND password_hash IS NULL",
+        )
+        .bind(&account.id)
+        .bind(&hash)
+        .bind(now.unix_timestamp())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !set {
+            return Err(ActivationError::Refused);
+        }
+        self.finish_activation(tx, &account, "document_serial", &run_key)
+            .await
+    }
+
     /// Sets `run`'s password with an activation code, from `addr`. A citizen who had a
     /// password gets a new one, and every session of theirs ends.
     pub async fn activate(
@@ -173,14 +271,7 @@ impl Accounts<'_> {
                 .count_activation_failure(run, &run_key, &addr_key)
                 .await?);
         }
-        check_policy(
-            &ctx.config.passwords,
-            new_password,
-            &account.run,
-            &account.given_names,
-            &account.family_names,
-        )
-        .map_err(ActivationError::Policy)?;
+        check_new_password(ctx, &account, new_password)?;
         let hash = password::hash(ctx, new_password).await?;
         let mut tx = ctx.db.begin().await?;
         // Only one activation spends the code, however many race for it.
@@ -204,13 +295,27 @@ impl Accounts<'_> {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+        self.finish_activation(tx, &account, "activation_code", &run_key)
+            .await
+    }
+
+    /// Journals the activation in `tx` (which has set the password), commits, and ends the
+    /// sessions of a citizen who had a password before.
+    async fn finish_activation(
+        &self,
+        mut tx: clave_common::db::Tx,
+        account: &Account,
+        proof: &str,
+        run_key: &ThrottleKey,
+    ) -> Result<Account, ActivationError> {
+        let now = self.idp.ctx().clock.now();
         let event = NewEvent::new("account.activated")
             .actor(&account.id)
             .subject(&account.id)
-            .data(json!({ "had_password": account.has_password }));
+            .data(json!({ "had_password": account.has_password, "proof": proof }));
         journal::append(&mut tx, now, &event).await?;
         tx.commit().await?;
-        self.idp.throttle().forget(&run_key).await?;
+        self.idp.throttle().forget(run_key).await?;
         if account.has_password {
             self.idp
                 .sessions()
@@ -263,5 +368,16 @@ mod tests {
         assert_eq!(ALPHABET.len(), 32);
         assert!(!ALPHABET.contains(&b'0') && !ALPHABET.contains(&b'O'));
         assert!(!ALPHABET.contains(&b'1') && !ALPHABET.contains(&b'I'));
+    }
+
+    #[test]
+    fn serials_ignore_punctuation_and_case() {
+        assert_eq!(normalise_serial(" 100.123.456 "), "100123456");
+        assert_eq!(normalise_serial("a-012.345"), "A012345");
+        assert_ne!(
+            normalise_serial("100.123.456"),
+            normalise_serial("100.123.457")
+        );
+        assert_eq!(normalise_serial(" .- "), "");
     }
 }

@@ -218,6 +218,17 @@ pub trait ClaimsProvider: Send + Sync + fmt::Debug {
         Box::pin(std::future::ready(Ok(None)))
     }
 
+    /// The serial number of the citizen's identity card as the identity registry published
+    /// it (verified and in force), which proves possession of the card at a first
+    /// activation; `None` when no registry vouches for one.
+    fn document_serial<'a>(
+        &'a self,
+        _idp: &'a Idp,
+        _account_id: &'a str,
+    ) -> ProviderFuture<'a, Result<Option<String>, ClaimsError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
     /// The extra claims released to `request.client` about `request.account`. They never
     /// override the idp's own claims.
     fn extra_claims<'a>(&'a self, idp: &'a Idp, request: ClaimsRequest<'a>) -> ClaimsFuture<'a>;

@@ -447,18 +447,19 @@ async fn citizen_post(
 
 // ---------------------------------------------------------------- the agent's side
 
-/// The signed-in agent: `Ok(None)` means not signed in (go to the login); a citizen, or an
-/// agent below level 2, is refused.
+/// The signed-in agent, or where to send whoever is asking: to the login when nobody is
+/// signed in, to the second factor when an agent signed in with a password only. A citizen
+/// is refused.
 async fn agent(
     state: &PortalState,
     headers: &HeaderMap,
     lang: Lang,
-) -> Result<Option<Agent>, PageError> {
+) -> Result<Result<Agent, &'static str>, PageError> {
     let Some(session) = crate::signed_in::session(&state.idp, headers)
         .await
         .map_err(|e| PageError::from_idp(lang, &e))?
     else {
-        return Ok(None);
+        return Ok(Err("/login"));
     };
     let staff = state
         .idp
@@ -467,12 +468,13 @@ async fn agent(
         .await
         .map_err(|e| PageError::from_idp(lang, &e))?;
     match staff {
-        Some(staff) if factors::rank(&session.acr) >= 2 => Ok(Some(Agent {
+        Some(staff) if factors::rank(&session.acr) >= 2 => Ok(Ok(Agent {
             account_id: staff.account.id.clone(),
             name: staff.account.full_name(),
             office: staff.office.unwrap_or_default(),
         })),
-        _ => Err(PageError::new(PageErrorKind::Forbidden, lang)),
+        Some(_) => Ok(Err("/login/second-factor?then=agent")),
+        None => Err(PageError::new(PageErrorKind::Forbidden, lang)),
     }
 }
 
@@ -510,8 +512,9 @@ async fn console(
 ) -> Result<Response, PageError> {
     let query = Fields::from_query(query.as_deref());
     let lang = Lang::choose(query.non_empty("lang"), &headers, None);
-    let Some(agent) = agent(&state, &headers, lang).await? else {
-        return Ok(see_other("/login", Vec::new()));
+    let agent = match agent(&state, &headers, lang).await? {
+        Ok(agent) => agent,
+        Err(elsewhere) => return Ok(see_other(elsewhere, Vec::new())),
     };
     let (csrf, cookies) = CsrfToken::page(&headers, state.config.is_https());
     let page = console_page(lang, agent, csrf);
@@ -556,8 +559,9 @@ async fn agent_form(
     body: &Bytes,
 ) -> Result<Parsed, PageError> {
     let (form, lang) = form::checked(headers, body)?;
-    let Some(agent) = agent(state, headers, lang).await? else {
-        return Ok(Parsed::Answer(see_other("/login", Vec::new())));
+    let agent = match agent(state, headers, lang).await? {
+        Ok(agent) => agent,
+        Err(elsewhere) => return Ok(Parsed::Answer(see_other(elsewhere, Vec::new()))),
     };
     let typed = form.get("run").unwrap_or_default().trim().to_owned();
     match Run::parse(&typed) {
@@ -871,8 +875,9 @@ async fn check_page(
 ) -> Result<Response, PageError> {
     let query = Fields::from_query(query.as_deref());
     let lang = Lang::choose(query.non_empty("lang"), &headers, None);
-    let Some(agent) = agent(&state, &headers, lang).await? else {
-        return Ok(see_other("/login", Vec::new()));
+    let agent = match agent(&state, &headers, lang).await? {
+        Ok(agent) => agent,
+        Err(elsewhere) => return Ok(see_other(elsewhere, Vec::new())),
     };
     let t = texts(lang);
     let callers = state.wallet.callers();

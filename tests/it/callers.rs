@@ -187,7 +187,8 @@ async fn an_agent_verifies_a_caller_by_code_and_every_look_is_in_the_citizens_lo
         unknown.stderr
     );
 
-    // Not signed in: to the login. A citizen, and an agent at level 1, are refused.
+    // Not signed in: to the login. A citizen is refused; an agent signed in with the
+    // password only is sent to the second factor, which then returns to the console.
     let anonymous = cookie_client();
     let page = get(&anonymous, &app, "/agent").await;
     assert_eq!(page.location.as_deref(), Some("/login"));
@@ -198,9 +199,31 @@ async fn an_agent_verifies_a_caller_by_code_and_every_look_is_in_the_citizens_lo
     );
     let level_one = cookie_client();
     log_in(&level_one, &app, "", AGENT_RUN, AGENT_PASSWORD).await;
-    let refused = get(&level_one, &app, "/agent").await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(refused.body.contains("segundo factor"), "{}", refused.body);
+    let stepping_up = get(&level_one, &app, "/agent").await;
+    assert_eq!(stepping_up.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        stepping_up.location.as_deref(),
+        Some("/login/second-factor?then=agent")
+    );
+    let step_up = get(&level_one, &app, "/login/second-factor?then=agent").await;
+    assert_eq!(step_up.status, StatusCode::OK, "{}", step_up.body);
+    assert!(step_up.body.contains("name=\"code\""), "{}", step_up.body);
+    // The console's forms are refused the same way: nothing is done at level 1.
+    let posted = post_crafted(
+        &level_one,
+        &app,
+        "/login/second-factor?then=agent",
+        "/agent/verify",
+        &[("run", RUN), ("code", "123456")],
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.journal_of_kind("caller.verification_failed")
+            .await
+            .len(),
+        0
+    );
 
     let agent_browser = cookie_client();
     agent_signs_in(&app, &agent_browser, AGENT_RUN, &secret).await;

@@ -14,6 +14,7 @@ use crate::support::rp::{
     verify_with_jwks, web_client,
 };
 
+mod activation;
 mod cli;
 mod corrections;
 mod email;

@@ -177,6 +177,13 @@ const DEFAULTS: &[Default_] = &[
             "civil_status",
         )
     },
+    def(
+        DOCUMENT_SERIAL,
+        "Número de documento de la cédula de identidad",
+        "Identity card serial number",
+        Kind::Text,
+        "identity_document",
+    ),
     Default_ {
         codes: &["A", "B", "C", "D"],
         sensitive: true,
@@ -210,6 +217,11 @@ const DEFAULTS: &[Default_] = &[
         )
     },
 ];
+
+/// The serial number of the citizen's identity card, published by the identity registry: a
+/// citizen who has never had a password proves possession of the card with it to activate
+/// their account (see `clave_idp::activation`).
+pub const DOCUMENT_SERIAL: &str = "document_serial";
 
 /// The attributes whose authoritative source is the identity registry: a client that is a
 /// source of one of them may create the accounts of citizens it publishes for.

@@ -385,6 +385,32 @@ impl clave_idp::claims::ClaimsProvider for WalletClaims {
         })
     }
 
+    fn document_serial<'a>(
+        &'a self,
+        idp: &'a Idp,
+        account_id: &'a str,
+    ) -> ProviderFuture<'a, Result<Option<String>, ClaimsError>> {
+        Box::pin(async move {
+            let wallet = Wallet::new(idp.clone());
+            let now = wallet.now();
+            let values = wallet
+                .values()
+                .current(account_id)
+                .await
+                .map_err(unavailable)?;
+            // Only what a source vouches for: the attribute is not self-asserted, and an
+            // unverified or lapsed value proves nothing.
+            Ok(values
+                .into_iter()
+                .find(|v| {
+                    v.attribute == crate::catalogue::DOCUMENT_SERIAL
+                        && v.verified
+                        && v.holds_at(now)
+                })
+                .and_then(|v| v.value.as_str().map(str::to_owned)))
+        })
+    }
+
     fn extra_claims<'a>(&'a self, idp: &'a Idp, request: ClaimsRequest<'a>) -> ClaimsFuture<'a> {
         Box::pin(async move {
             Wallet::new(idp.clone())
