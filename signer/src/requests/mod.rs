@@ -10,6 +10,7 @@
 
 pub mod callbacks;
 pub mod http;
+pub mod passkey;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,7 +26,8 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::activation::ActivationRequest;
+use crate::activation::{ActivationRequest, Factor};
+use crate::credentials::Credential;
 use crate::documents::{Document, Format};
 use crate::{MULTISIGN, Signer, SignerError, pades};
 
@@ -630,15 +632,29 @@ impl Signer {
     }
 
     /// Signs the pending requests `ids` of `account` with one activation: the second factor
-    /// `otp` authorizes exactly the SHA-256 of every document, each is signed in its
-    /// request's format, and every request is recorded signed, or none is.
+    /// `otp` (with the signing `pin` when the credential has one) authorizes exactly the
+    /// SHA-256 of every document, each is signed in its request's format, and every request
+    /// is recorded signed, or none is.
     pub async fn sign_requests(
         &self,
         account: &Account,
         ids: &[String],
         otp: &str,
+        pin: Option<&str>,
         addr: IpAddr,
     ) -> Result<(), SignerError> {
+        let batch = self.prepare_batch(account, ids).await?;
+        self.sign_batch(account, batch, Factor::Otp(otp), pin, addr)
+            .await
+    }
+
+    /// The pending requests `ids` of `account` that one activation signs together: the
+    /// hashes of all their documents and the credential that signs them.
+    pub(crate) async fn prepare_batch(
+        &self,
+        account: &Account,
+        ids: &[String],
+    ) -> Result<Batch, SignerError> {
         if ids.is_empty() {
             return Err(invalid("choose at least one request to sign"));
         }
@@ -699,6 +715,28 @@ impl Signer {
                 )
             })?,
         };
+        Ok(Batch {
+            requests,
+            hashes,
+            credential,
+        })
+    }
+
+    /// Activates `batch` with `factor` (and the signing `pin`), signs every document and
+    /// records every request signed, or none.
+    pub(crate) async fn sign_batch(
+        &self,
+        account: &Account,
+        batch: Batch,
+        factor: Factor<'_>,
+        pin: Option<&str>,
+        addr: IpAddr,
+    ) -> Result<(), SignerError> {
+        let Batch {
+            requests,
+            hashes,
+            credential,
+        } = batch;
         let activation = self
             .authorize(ActivationRequest {
                 account,
@@ -706,7 +744,8 @@ impl Signer {
                 credential_id: &credential.id,
                 num_signatures: hashes.len() as i64,
                 hashes,
-                otp,
+                factor,
+                pin,
                 addr,
             })
             .await?;
@@ -869,4 +908,15 @@ impl Signer {
         }
         Ok(expired)
     }
+}
+
+/// Pending requests that one activation signs together.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// The requests, each once.
+    pub requests: Vec<SignRequest>,
+    /// The SHA-256 of every document, in order.
+    pub hashes: Vec<Vec<u8>>,
+    /// The credential that signs them.
+    pub credential: Credential,
 }
