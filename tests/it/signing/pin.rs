@@ -244,3 +244,167 @@ async fn a_signing_pin_is_needed_with_the_code_and_the_database_alone_cannot_sig
         assert_eq!(events[0].data["credential_id"], credential.as_str());
     }
 }
+
+#[tokio::test]
+async fn the_portal_sets_the_pin_and_asks_for_it_when_signing() {
+    use clave_signer::requests::{NewDocument, NewRequest, SignerRef};
+
+    use crate::support::accounts::{get, log_in, post};
+    use crate::support::rp::{PASSWORD, RUN, register, web_client};
+
+    let mut signatory = Signatory::new().await;
+    if signatory.enrol().await.is_none() {
+        return;
+    }
+    let app = &signatory.app;
+    let http = app.http();
+    let done = log_in(&http, app, "", RUN, PASSWORD).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let page = get(&http, app, "/me/sign").await;
+    assert!(page.body.contains("id=\"signing-pin\""), "{}", page.body);
+    let csrf = page.field("csrf").unwrap();
+
+    // A confirmation that differs is refused and points at the field.
+    let refused = post(
+        &http,
+        app,
+        "/me/sign/pin",
+        &[
+            ("csrf", csrf.as_str()),
+            ("action", "save"),
+            ("new_pin", PIN),
+            ("confirm_pin", "482916"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.error_summary().unwrap().contains("#confirm_pin"),
+        "{}",
+        refused.body
+    );
+    let saved = post(
+        &http,
+        app,
+        "/me/sign/pin",
+        &[
+            ("csrf", csrf.as_str()),
+            ("action", "save"),
+            ("new_pin", PIN),
+            ("confirm_pin", PIN),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location.as_deref(), Some("/me/sign?done=pin-saved"));
+    let credentials = app
+        .app
+        .signer
+        .credentials_of(&signatory.account.id)
+        .await
+        .unwrap();
+    assert!(credentials[0].pin_protected);
+
+    // A request to sign: its page asks for the PIN, and only the right one signs.
+    let service = register(app, web_client("Servicio de Impuestos Internos")).await;
+    let client = app
+        .app
+        .idp
+        .clients()
+        .get(&service.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let request = app
+        .app
+        .signer
+        .create_request(
+            &client,
+            NewRequest {
+                signer: SignerRef::Run(RUN.into()),
+                purpose: "Declaración de renta".into(),
+                format: "cades".into(),
+                level: Some("B-B".into()),
+                documents: vec![NewDocument {
+                    name: "renta.txt".into(),
+                    media_type: Some("text/plain".into()),
+                    content: STANDARD.encode(b"Formulario 22"),
+                }],
+                expires_in: None,
+                callback_url: None,
+                institution: None,
+            },
+        )
+        .await
+        .unwrap();
+    let path = format!("/me/sign/{}", request.id);
+    let page = get(&http, app, &path).await;
+    assert!(page.body.contains("name=\"pin\""), "{}", page.body);
+    let code = signatory.fresh_code();
+    let wrong = post(
+        &http,
+        app,
+        &path,
+        &[
+            ("csrf", csrf.as_str()),
+            ("action", "sign"),
+            ("otp", code.as_str()),
+            ("pin", "111111"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.body.contains("El PIN de firma no es correcto."),
+        "{}",
+        wrong.body
+    );
+    let signed = post(
+        &http,
+        app,
+        &path,
+        &[
+            ("csrf", csrf.as_str()),
+            ("action", "sign"),
+            ("otp", code.as_str()),
+            ("pin", PIN),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    let request = app.app.signer.request(&request.id).await.unwrap().unwrap();
+    assert_eq!(request.status, "signed");
+
+    // Removing the PIN needs the current one.
+    let remove = |current: &'static str| {
+        let csrf = csrf.clone();
+        let http = http.clone();
+        async move {
+            post(
+                &http,
+                app,
+                "/me/sign/pin",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("action", "remove"),
+                    ("current_pin", current),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        remove("000000").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let removed = remove(PIN).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    let credentials = app
+        .app
+        .signer
+        .credentials_of(&signatory.account.id)
+        .await
+        .unwrap();
+    assert!(!credentials[0].pin_protected);
+    assert_eq!(app.journal_of_kind("signature.pin_removed").await.len(), 1);
+}
