@@ -314,8 +314,9 @@ impl Signer {
             }));
         // The key opens before anything is spent, so a key that cannot be used costs no
         // signature.
+        let stored = crate::credentials::stored_key_in(&mut tx, credential_id).await?;
         let key = self
-            .activated_key(credential_id, sad, wrapped.as_deref())
+            .activated_key(credential_id, stored, sad, wrapped.as_deref())
             .await?;
         journal::append(&mut tx, ctx.clock.now(), &event).await?;
         tx.commit().await?;

@@ -374,10 +374,10 @@ impl Signer {
     pub(crate) async fn activated_key(
         &self,
         credential_id: &str,
+        stored: StoredKey,
         sad: &str,
         wrapped: Option<&str>,
     ) -> Result<ActiveKey, SignerError> {
-        let stored = self.stored_key(credential_id).await?;
         if stored.backend == "pkcs11" {
             let label = stored.key_ref.ok_or_else(|| {
                 SignerError::Internal(format!("credential {credential_id} names no token key"))
@@ -413,21 +413,8 @@ impl Signer {
 
     /// How the credential's key is stored.
     pub(crate) async fn stored_key(&self, credential_id: &str) -> Result<StoredKey, SignerError> {
-        let (sealed, backend, key_ref, pin_salt): (String, String, Option<String>, Option<String>) =
-            sqlx::query_as(
-                "SELECT sealed_key, key_backend, key_ref, pin_salt FROM signer_credentials \
-                 WHERE id = $1",
-            )
-            .bind(credential_id)
-            .fetch_optional(self.ctx().db.pool())
-            .await?
-            .ok_or_else(|| SignerError::NotFound(format!("no credential {credential_id}")))?;
-        Ok(StoredKey {
-            sealed,
-            backend,
-            key_ref,
-            pin_salt,
-        })
+        let mut conn = self.ctx().db.pool().acquire().await?;
+        stored_key_in(&mut conn, credential_id).await
     }
 
     /// The configured PKCS#11 token, opened on a blocking thread.
@@ -468,6 +455,29 @@ impl Signer {
         }
         Ok(chain)
     }
+}
+
+/// How the credential's key is stored, read through `conn` (inside the caller's
+/// transaction, so a signing holds one connection, not two).
+pub(crate) async fn stored_key_in(
+    conn: &mut sqlx::AnyConnection,
+    credential_id: &str,
+) -> Result<StoredKey, SignerError> {
+    let (sealed, backend, key_ref, pin_salt): (String, String, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "SELECT sealed_key, key_backend, key_ref, pin_salt FROM signer_credentials \
+             WHERE id = $1",
+        )
+        .bind(credential_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| SignerError::NotFound(format!("no credential {credential_id}")))?;
+    Ok(StoredKey {
+        sealed,
+        backend,
+        key_ref,
+        pin_salt,
+    })
 }
 
 /// How a credential's key is kept, as stored.
