@@ -17,7 +17,7 @@ use crate::db::{Backend, sqlite_url_in};
 mod mailbox;
 mod signing;
 pub use mailbox::{MailConfig, MailTls, MailboxConfig};
-pub use signing::SigningConfig;
+pub use signing::{KeyBackendKind, SigningConfig};
 
 /// The prefix of every environment variable clave reads.
 pub const ENV_PREFIX: &str = "CLAVE_";

@@ -18,6 +18,7 @@
 use clave_common::journal::{self, NewEvent};
 use serde_json::json;
 
+use crate::accounts::Account;
 use crate::session::{LOA_1, LOA_2, LOA_3, Session};
 use crate::{Idp, IdpError};
 
@@ -213,6 +214,32 @@ impl Idp {
 }
 
 impl Factors<'_> {
+    /// Refuses while the RUN or the address is locked out of second factors. Other secrets
+    /// that guard a signature (a signing PIN) share this throttle, so guessing one does not
+    /// get more tries than guessing a code.
+    pub async fn refuse_if_locked(
+        &self,
+        account: &Account,
+        addr: std::net::IpAddr,
+    ) -> Result<(), SecondFactorError> {
+        crate::totp::refuse_if_locked(self.idp, account, addr).await
+    }
+
+    /// Counts a wrong `method` secret (e.g. `signing_pin`) toward the second-factor throttle,
+    /// journals it, and says what to answer (a lockout once there were too many).
+    pub async fn count_failure(
+        &self,
+        account: &Account,
+        addr: std::net::IpAddr,
+        method: &str,
+    ) -> SecondFactorError {
+        let reason = format!("{method}_wrong");
+        match crate::totp::count_failure(self.idp, account, addr, &reason, method).await {
+            Ok(error) => error,
+            Err(error) => SecondFactorError::Internal(error),
+        }
+    }
+
     /// What `account_id` has set up.
     pub async fn summary(&self, account_id: &str) -> Result<FactorSummary, IdpError> {
         let mut conn = self.idp.ctx().db.pool().acquire().await?;

@@ -35,6 +35,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../static/passkey.js"),
     },
+    Asset {
+        name: "sign-passkey.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../static/sign-passkey.js"),
+    },
 ];
 
 /// `GET /static/{name}`.

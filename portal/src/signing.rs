@@ -24,10 +24,22 @@ use crate::form::{self, Fields};
 use crate::i18n::Lang;
 use crate::page::{Chrome, render, see_other};
 
+mod passkey;
+mod pin;
+
 /// The signing pages.
 pub fn routes() -> Router<PortalState> {
     Router::new()
         .route("/me/sign", get(list).post(sign_batch))
+        .route("/me/sign/pin", axum::routing::post(pin::post))
+        .route(
+            "/me/sign/passkey/start",
+            axum::routing::post(passkey::start),
+        )
+        .route(
+            "/me/sign/passkey/finish",
+            axum::routing::post(passkey::finish),
+        )
         .route("/me/sign/{id}", get(show).post(decide))
         .route("/me/sign/{id}/documents/{position}", get(document))
 }
@@ -123,6 +135,12 @@ pub struct SigningTexts {
     pub need_totp: &'static str,
     /// The link to enrol one.
     pub need_totp_link: &'static str,
+    /// The passkey button.
+    pub sign_passkey: &'static str,
+    /// While the passkey is asked.
+    pub passkey_working: &'static str,
+    /// When the passkey did not sign.
+    pub passkey_failed: &'static str,
     /// Errors.
     pub error_choose: &'static str,
     /// .
@@ -181,6 +199,9 @@ pub static ES: SigningTexts = SigningTexts {
     bytes: "bytes",
     need_totp: "Para firmar necesitas una aplicación de autenticación.",
     need_totp_link: "Agregar una en Mi seguridad",
+    sign_passkey: "Firmar con mi llave de acceso",
+    passkey_working: "Sigue las indicaciones de tu navegador para usar tu llave de acceso…",
+    passkey_failed: "La llave de acceso no firmó: se venció la solicitud, la cancelaste o no fue aceptada. Inténtalo de nuevo.",
     error_choose: "Elige al menos una solicitud para firmar.",
     error_code: "El código no es válido o ya se usó. Espera el siguiente código de tu aplicación.",
     error_decided: "La solicitud ya fue firmada, rechazada o venció.",
@@ -234,6 +255,9 @@ pub static EN: SigningTexts = SigningTexts {
     bytes: "bytes",
     need_totp: "To sign you need an authenticator app.",
     need_totp_link: "Add one in My security",
+    sign_passkey: "Sign with my passkey",
+    passkey_working: "Follow your browser's prompts to use your passkey…",
+    passkey_failed: "The passkey did not sign: the prompt expired, you cancelled it, or it was not accepted. Try again.",
     error_choose: "Choose at least one request to sign.",
     error_code: "The code is not valid or was already used. Wait for the next code in your app.",
     error_decided: "The request was already signed, declined, or it expired.",
@@ -284,6 +308,7 @@ fn refusal(
 ) -> Result<&'static str, PageError> {
     match e {
         SignerError::SecondFactor(_) | SignerError::InvalidSad(_) => Ok(t.error_code),
+        SignerError::Pin(_) => Ok(pin::texts(lang).error_pin),
         SignerError::Conflict(_) => Ok(t.error_decided),
         SignerError::Invalid(_) => Ok(t.error_choose),
         SignerError::Unavailable(_) => Ok(t.error_unavailable),
@@ -291,14 +316,33 @@ fn refusal(
     }
 }
 
-/// Whether the signer has the authenticator app that signing asks a code from.
-async fn can_sign(state: &PortalState, session: &Session, lang: Lang) -> Result<bool, PageError> {
-    state
+/// How the signer can activate a signature: with a code from an authenticator app, with a
+/// passkey.
+#[derive(Debug, Clone, Copy)]
+struct SignFactors {
+    totp: bool,
+    passkey: bool,
+}
+
+async fn sign_factors(
+    state: &PortalState,
+    session: &Session,
+    lang: Lang,
+) -> Result<SignFactors, PageError> {
+    let totp = state
         .idp
         .totps()
         .is_active(&session.account_id)
         .await
-        .map_err(|e| PageError::from_idp(lang, &e))
+        .map_err(|e| PageError::from_idp(lang, &e))?;
+    let passkey = state
+        .idp
+        .passkeys()
+        .count(&session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?
+        > 0;
+    Ok(SignFactors { totp, passkey })
 }
 
 /// The name a service is shown by.
@@ -348,8 +392,15 @@ struct ListPage {
     pending: Vec<Row>,
     history: Vec<Row>,
     can_sign: bool,
+    has_totp: bool,
+    has_passkey: bool,
     notice: Option<&'static str>,
     error: Option<&'static str>,
+    /// The field the error is about.
+    error_field: &'static str,
+    /// Whether signing asks for a signing PIN.
+    has_pin: bool,
+    pin: &'static pin::PinTexts,
     csrf: String,
 }
 
@@ -361,7 +412,34 @@ async fn list_page(
     notice: Option<&'static str>,
     error: Option<&'static str>,
 ) -> Result<Response, PageError> {
+    list_page_with(
+        state,
+        headers,
+        session,
+        lang,
+        notice,
+        error.map(|e| (e, "otp")),
+    )
+    .await
+}
+
+/// The list, with an error about the field named second.
+async fn list_page_with(
+    state: &PortalState,
+    headers: &HeaderMap,
+    session: &Session,
+    lang: Lang,
+    notice: Option<&'static str>,
+    error: Option<(&'static str, &'static str)>,
+) -> Result<Response, PageError> {
     let t = texts(lang);
+    let (error, error_field) = match error {
+        Some((text, field)) => (Some(text), field),
+        None => (None, "otp"),
+    };
+    let has_pin = pin::has_pin(state, &session.account_id)
+        .await
+        .map_err(|e| fail(lang, e))?;
     let signer = &state.signer;
     let pending = signer
         .requests_of(&session.account_id, true)
@@ -371,16 +449,21 @@ async fn list_page(
         .requests_of(&session.account_id, false)
         .await
         .map_err(|e| fail(lang, e))?;
-    let can_sign = can_sign(state, session, lang).await?;
+    let factors = sign_factors(state, session, lang).await?;
     let (csrf, cookies) = CsrfToken::page(headers, state.config.is_https());
     let page = ListPage {
         chrome: Chrome::with_switch(lang, "/me/sign", &[]),
         t,
         pending: rows(state, lang, t, &pending).await,
         history: rows(state, lang, t, &history).await,
-        can_sign,
+        can_sign: factors.totp || factors.passkey,
+        has_totp: factors.totp,
+        has_passkey: factors.passkey,
         notice,
         error,
+        error_field,
+        has_pin,
+        pin: pin::texts(lang),
         csrf,
     };
     let status = if error.is_some() {
@@ -405,6 +488,8 @@ async fn list(
     let notice = match query.get("done") {
         Some("signed") => Some(t.signed),
         Some("declined") => Some(t.declined),
+        Some("pin-saved") => Some(pin::texts(lang).saved),
+        Some("pin-removed") => Some(pin::texts(lang).removed),
         _ => None,
     };
     list_page(&state, &headers, &session, lang, notice, None).await
@@ -431,6 +516,7 @@ async fn sign_batch(
         &session,
         &ids,
         form.get("otp").unwrap_or_default(),
+        form.non_empty("pin"),
         addr,
     )
     .await
@@ -448,6 +534,7 @@ async fn sign(
     session: &Session,
     ids: &[String],
     otp: &str,
+    pin: Option<&str>,
     addr: std::net::IpAddr,
 ) -> Result<(), SignerError> {
     let account = state
@@ -458,7 +545,7 @@ async fn sign(
         .ok_or_else(|| SignerError::NotFound("the account is gone".into()))?;
     state
         .signer
-        .sign_requests(&account, ids, otp.trim(), addr)
+        .sign_requests(&account, ids, otp.trim(), pin, addr)
         .await
 }
 
@@ -487,7 +574,12 @@ struct RequestPage {
     signed: bool,
     documents: Vec<DocumentRow>,
     can_sign: bool,
+    has_totp: bool,
+    has_passkey: bool,
     error: Option<&'static str>,
+    /// Whether signing asks for a signing PIN.
+    has_pin: bool,
+    pin: &'static pin::PinTexts,
     csrf: String,
 }
 
@@ -505,7 +597,10 @@ async fn request_page(
         .request_for_signer(&session.account_id, id)
         .await
         .map_err(|e| fail(lang, e))?;
-    let can_sign = can_sign(state, session, lang).await?;
+    let factors = sign_factors(state, session, lang).await?;
+    let has_pin = pin::has_pin(state, &session.account_id)
+        .await
+        .map_err(|e| fail(lang, e))?;
     let institution = match &request.institution_id {
         Some(id) => Some(
             state
@@ -542,8 +637,12 @@ async fn request_page(
             })
             .collect(),
         id: request.id,
-        can_sign,
+        can_sign: factors.totp || factors.passkey,
+        has_totp: factors.totp,
+        has_passkey: factors.passkey,
         error,
+        has_pin,
+        pin: pin::texts(lang),
         csrf,
     };
     let status = if error.is_some() {
@@ -587,6 +686,7 @@ async fn decide(
             &session,
             std::slice::from_ref(&id),
             form.get("otp").unwrap_or_default(),
+            form.non_empty("pin"),
             addr,
         )
         .await

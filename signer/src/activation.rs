@@ -13,6 +13,7 @@ use clave_idp::factors::SecondFactorError;
 use serde_json::json;
 
 use crate::credentials::Credential;
+use crate::keys::ActiveKey;
 use crate::{MULTISIGN, SAD_TTL_SECS, Signer, SignerError};
 
 /// What an activation asks for.
@@ -28,10 +29,30 @@ pub struct ActivationRequest<'a> {
     pub hashes: Vec<Vec<u8>>,
     /// How many signatures; must equal the number of hashes.
     pub num_signatures: i64,
-    /// The one-time code from the signer's authenticator.
-    pub otp: &'a str,
+    /// How the signer proves sole control.
+    pub factor: Factor<'a>,
+    /// The signing PIN, required when the credential has one.
+    pub pin: Option<&'a str>,
     /// Where the request came from, for throttling.
     pub addr: IpAddr,
+}
+
+/// How a signer proves sole control of their key for one activation.
+#[derive(Debug, Clone, Copy)]
+pub enum Factor<'a> {
+    /// A one-time code from the signer's authenticator app, checked during the activation.
+    Otp(&'a str),
+    /// A passkey assertion already checked, with user verification, against a challenge
+    /// kept with exactly the hashes being activated.
+    Passkey(&'a VerifiedPasskey),
+}
+
+/// A passkey assertion the signer checked for one pending activation; only this crate makes
+/// one, so no caller can claim a passkey it did not check.
+#[derive(Debug)]
+pub struct VerifiedPasskey {
+    pub(crate) account_id: String,
+    pub(crate) passkey_id: String,
 }
 
 /// Signature activation data handed to the signer's client.
@@ -144,14 +165,39 @@ impl Signer {
             }
             hex_hashes.push(h);
         }
-        self.check_code(request.account, request.otp, request.addr)
+        let unlocked = self
+            .check_pin(request.account, &credential.id, request.pin, request.addr)
             .await?;
+        let (method, passkey_id) = match request.factor {
+            Factor::Otp(otp) => {
+                self.check_code(request.account, otp, request.addr).await?;
+                ("otp", None)
+            }
+            Factor::Passkey(passkey) if passkey.account_id == request.account.id => {
+                ("passkey", Some(passkey.passkey_id.clone()))
+            }
+            Factor::Passkey(_) => {
+                return Err(SignerError::Forbidden(
+                    "the passkey assertion is another signer's".into(),
+                ));
+            }
+        };
         let sad = random_token(32);
+        let wrapped_key = unlocked
+            .map(|inner| {
+                crate::pin::wrap(
+                    &crate::pin::sad_key(&sad),
+                    &crate::credentials::key_owner(&credential.id),
+                    &inner,
+                )
+            })
+            .transpose()?;
         let expires_at = now + SAD_TTL_SECS;
         let mut tx = ctx.db.begin().await?;
         sqlx::query(
             "INSERT INTO signer_activations (id, sad_digest, credential_id, account_id, client_id, \
-             hashes, remaining, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             hashes, remaining, expires_at, created_at, wrapped_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(new_id())
         .bind(token_digest(&sad))
@@ -162,6 +208,7 @@ impl Signer {
         .bind(request.num_signatures)
         .bind(expires_at)
         .bind(now)
+        .bind(&wrapped_key)
         .execute(&mut *tx)
         .await?;
         // Lapsed activations are of no further use.
@@ -176,7 +223,9 @@ impl Signer {
                 "credential_id": credential.id,
                 "client_id": request.client_id,
                 "hashes": hex_hashes,
-                "method": "otp",
+                "method": method,
+                "passkey_id": passkey_id,
+                "pin": wrapped_key.is_some(),
             }));
         journal::append(&mut tx, ctx.clock.now(), &event).await?;
         tx.commit().await?;
@@ -187,14 +236,15 @@ impl Signer {
     }
 
     /// Spends `sad` on `hashes` for `credential_id`: each must be among the hashes it is
-    /// still bound to. Returns the credential, still usable.
+    /// still bound to. Returns the credential, still usable, and its key opened for this
+    /// use.
     pub(crate) async fn consume(
         &self,
         sad: &str,
         account_id: &str,
         credential_id: &str,
         hashes: &[Vec<u8>],
-    ) -> Result<Credential, SignerError> {
+    ) -> Result<(Credential, ActiveKey), SignerError> {
         let ctx = self.ctx();
         let now = ctx.clock.unix();
         let credential = owned_usable(self.credential(credential_id).await?, account_id, now)?;
@@ -203,14 +253,18 @@ impl Signer {
         }
         let invalid = |text: &str| SignerError::InvalidSad(text.to_owned());
         let mut tx = ctx.db.begin().await?;
-        let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, credential_id, account_id, hashes, remaining, expires_at \
-             FROM signer_activations WHERE sad_digest = $1",
-        )
-        .bind(token_digest(sad))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((id, bound_credential, bound_account, bound, remaining, expires_at)) = row else {
+        #[allow(clippy::type_complexity)]
+        let row: Option<(String, String, String, String, i64, i64, Option<String>)> =
+            sqlx::query_as(
+                "SELECT id, credential_id, account_id, hashes, remaining, expires_at, wrapped_key \
+                 FROM signer_activations WHERE sad_digest = $1",
+            )
+            .bind(token_digest(sad))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((id, bound_credential, bound_account, bound, remaining, expires_at, wrapped)) =
+            row
+        else {
             return Err(invalid("the SAD is not valid"));
         };
         if bound_account != account_id || bound_credential != credential_id {
@@ -258,9 +312,15 @@ impl Signer {
                 "credential_id": credential_id,
                 "hashes": hashes.iter().map(hex::encode).collect::<Vec<_>>(),
             }));
+        // The key opens before anything is spent, so a key that cannot be used costs no
+        // signature.
+        let stored = crate::credentials::stored_key_in(&mut tx, credential_id).await?;
+        let key = self
+            .activated_key(credential_id, stored, sad, wrapped.as_deref())
+            .await?;
         journal::append(&mut tx, ctx.clock.now(), &event).await?;
         tx.commit().await?;
-        Ok(credential)
+        Ok((credential, key))
     }
 
     /// Signs `hashes` (SHA-256) with the credential under `sad`; DER ECDSA signatures in the
@@ -272,7 +332,6 @@ impl Signer {
         credential_id: &str,
         hashes: &[Vec<u8>],
     ) -> Result<Vec<Vec<u8>>, SignerError> {
-        use crate::keys::KeyBackend;
         for hash in hashes {
             if hash.len() != 32 {
                 return Err(SignerError::Invalid(
@@ -280,11 +339,11 @@ impl Signer {
                 ));
             }
         }
-        self.consume(sad, account_id, credential_id, hashes).await?;
-        let key = self.credential_key(credential_id).await?;
-        hashes
-            .iter()
-            .map(|h| key.sign_digest(h).map(|s| s.to_der().as_bytes().to_vec()))
-            .collect()
+        let (_, key) = self.consume(sad, account_id, credential_id, hashes).await?;
+        let mut signatures = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            signatures.push(key.sign(hash).await?.to_der().as_bytes().to_vec());
+        }
+        Ok(signatures)
     }
 }

@@ -11,7 +11,9 @@ use clave_idp::accounts::Account;
 use serde_json::json;
 
 use crate::ca::{CITIZENS, random_serial};
-use crate::keys::SoftwareKey;
+use clave_common::config::KeyBackendKind;
+
+use crate::keys::{ActiveKey, SoftwareKey};
 use crate::profile::{self, Holder, Official};
 use crate::{CERT_VALIDITY_DAYS, Signer, SignerError, crl};
 
@@ -39,6 +41,10 @@ pub struct Credential {
     pub created_at: i64,
     /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
+    /// Where its key lives: `software` (sealed in the database) or `pkcs11` (in a token).
+    pub key_backend: String,
+    /// Whether its key is also wrapped by the signer's signing PIN.
+    pub pin_protected: bool,
 }
 
 impl Credential {
@@ -60,6 +66,8 @@ struct CredentialRow {
     not_after: i64,
     created_at: i64,
     revoked_at: Option<i64>,
+    key_backend: String,
+    pin_salt: Option<String>,
 }
 
 impl TryFrom<CredentialRow> for Credential {
@@ -80,14 +88,18 @@ impl TryFrom<CredentialRow> for Credential {
             not_after: r.not_after,
             created_at: r.created_at,
             revoked_at: r.revoked_at,
+            key_backend: r.key_backend,
+            pin_protected: r.pin_salt.is_some(),
         })
     }
 }
 
 const COLUMNS: &str = "id, account_id, ca_id, serial, cert_der, status, not_before, not_after, \
-                       created_at, revoked_at";
+                       created_at, revoked_at, key_backend, pin_salt";
 
-fn key_owner(credential_id: &str) -> String {
+/// The owner a credential's software key is sealed for (the associated data of its
+/// sealing).
+pub fn key_owner(credential_id: &str) -> String {
     format!("signer-credential:{credential_id}")
 }
 
@@ -154,7 +166,7 @@ impl Signer {
         {
             return Ok(Some(existing));
         }
-        if !self.idp().totps().is_active(&account.id).await? {
+        if !self.can_activate(&account.id).await? {
             return Ok(None);
         }
         match self.issue(account, CITIZENS, None, &account.id).await {
@@ -169,6 +181,21 @@ impl Signer {
         }
     }
 
+    /// Whether the account has a second factor that activates signatures: an authenticator
+    /// app (one-time codes) or a passkey.
+    pub async fn can_activate(&self, account_id: &str) -> Result<bool, SignerError> {
+        if self.idp().totps().is_active(account_id).await? {
+            return Ok(true);
+        }
+        let passkeys = self
+            .idp()
+            .passkeys()
+            .count(account_id)
+            .await
+            .map_err(|e| SignerError::Internal(e.to_string()))?;
+        Ok(passkeys > 0)
+    }
+
     /// Issues a credential for `account` from the CA `ca_id`; with `official`, the
     /// certificate also names the institution and position. `actor` is who asked.
     pub async fn issue(
@@ -179,10 +206,10 @@ impl Signer {
         actor: &str,
     ) -> Result<Credential, SignerError> {
         let ctx = self.ctx();
-        if !self.idp().totps().is_active(&account.id).await? {
+        if !self.can_activate(&account.id).await? {
             return Err(SignerError::Conflict(
-                "the signer has no authenticator app: every signature needs a one-time code, \
-                 so enrol one before a certificate is issued"
+                "the signer has no authenticator app or passkey: every signature needs a fresh \
+                 second factor, so enrol one before a certificate is issued"
                     .into(),
             ));
         }
@@ -202,10 +229,27 @@ impl Signer {
             &self.public_url(),
             ca_id,
         );
-        let key = SoftwareKey::generate();
-        let cert = params.signed_by(&key.to_rcgen()?, &issuer)?;
         let id = new_id();
-        let sealed = key.seal(&ctx.master, &key_owner(&id))?;
+        let backend = ctx.config.signing.key_backend;
+        let (cert, sealed, key_ref, token) = match backend {
+            KeyBackendKind::Software => {
+                let key = SoftwareKey::generate();
+                let cert = params.signed_by(&key.to_rcgen()?, &issuer)?;
+                (cert, key.seal(&ctx.master, &key_owner(&id))?, None, None)
+            }
+            KeyBackendKind::Pkcs11 => {
+                // The key pair is made inside the token; only its label is stored.
+                let (token, point) = self.generate_in_token(&id).await?;
+                let public = TokenPublicKey { point };
+                match params.signed_by(&public, &issuer) {
+                    Ok(cert) => (cert, String::new(), Some(id.clone()), Some(token)),
+                    Err(e) => {
+                        self.discard_token_key(token, &id).await;
+                        return Err(e.into());
+                    }
+                }
+            }
+        };
         let credential = Credential {
             id: id.clone(),
             account_id: account.id.clone(),
@@ -217,12 +261,14 @@ impl Signer {
             not_after: params.not_after.unix_timestamp(),
             created_at: now.unix_timestamp(),
             revoked_at: None,
+            key_backend: key_backend_name(backend).to_owned(),
+            pin_protected: false,
         };
         let mut tx = ctx.db.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO signer_credentials (id, account_id, ca_id, serial, cert_der, sealed_key, \
-             status, not_before, not_after, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7, $8, $9)",
+             status, not_before, not_after, created_at, key_backend, key_ref) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7, $8, $9, $10, $11)",
         )
         .bind(&credential.id)
         .bind(&credential.account_id)
@@ -233,8 +279,15 @@ impl Signer {
         .bind(credential.not_before)
         .bind(credential.not_after)
         .bind(credential.created_at)
+        .bind(&credential.key_backend)
+        .bind(&key_ref)
         .execute(&mut *tx)
         .await;
+        if inserted.is_err()
+            && let Some(token) = token
+        {
+            self.discard_token_key(token, &id).await;
+        }
         match inserted {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -253,6 +306,7 @@ impl Signer {
                 "ca": ca_id,
                 "serial": credential.serial,
                 "official": holder.official.is_some(),
+                "key_backend": credential.key_backend,
             }));
         journal::append(&mut tx, now, &event).await?;
         tx.commit().await?;
@@ -315,18 +369,82 @@ impl Signer {
         Ok(credential)
     }
 
-    /// The credential's key, opened for one use.
-    pub(crate) async fn credential_key(
+    /// The credential's key, opened for one use. `wrapped` is what the activation carries
+    /// for a PIN-protected key, opened with the `sad` it was spent with.
+    pub(crate) async fn activated_key(
         &self,
         credential_id: &str,
-    ) -> Result<SoftwareKey, SignerError> {
-        let (sealed,): (String,) =
-            sqlx::query_as("SELECT sealed_key FROM signer_credentials WHERE id = $1")
-                .bind(credential_id)
-                .fetch_optional(self.ctx().db.pool())
-                .await?
-                .ok_or_else(|| SignerError::NotFound(format!("no credential {credential_id}")))?;
-        SoftwareKey::open(&self.ctx().master, &key_owner(credential_id), &sealed)
+        stored: StoredKey,
+        sad: &str,
+        wrapped: Option<&str>,
+    ) -> Result<ActiveKey, SignerError> {
+        if stored.backend == "pkcs11" {
+            let label = stored.key_ref.ok_or_else(|| {
+                SignerError::Internal(format!("credential {credential_id} names no token key"))
+            })?;
+            return Ok(ActiveKey::Token {
+                token: self.token().await?,
+                label,
+            });
+        }
+        let owner = key_owner(credential_id);
+        let master = &self.ctx().master;
+        if !crate::pin::is_wrapped(&stored.sealed) {
+            return Ok(ActiveKey::Software(SoftwareKey::open(
+                master,
+                &owner,
+                &stored.sealed,
+            )?));
+        }
+        let wrapped = wrapped.ok_or_else(|| {
+            SignerError::InvalidSad(
+                "the credential got a signing PIN after this SAD was issued; authorize again"
+                    .into(),
+            )
+        })?;
+        let inner = crate::pin::unwrap(&crate::pin::sad_key(sad), &owner, wrapped)?
+            .ok_or_else(|| SignerError::Internal("an activation's key does not open".into()))?;
+        let inner = std::str::from_utf8(&inner)
+            .map_err(|_| SignerError::Internal("an activation's key is corrupt".into()))?;
+        Ok(ActiveKey::Software(SoftwareKey::open(
+            master, &owner, inner,
+        )?))
+    }
+
+    /// How the credential's key is stored.
+    pub(crate) async fn stored_key(&self, credential_id: &str) -> Result<StoredKey, SignerError> {
+        let mut conn = self.ctx().db.pool().acquire().await?;
+        stored_key_in(&mut conn, credential_id).await
+    }
+
+    /// The configured PKCS#11 token, opened on a blocking thread.
+    async fn token(&self) -> Result<std::sync::Arc<crate::pkcs11::Token>, SignerError> {
+        let config = self.ctx().config.signing.clone();
+        tokio::task::spawn_blocking(move || crate::pkcs11::open(&config))
+            .await
+            .map_err(|e| SignerError::Internal(format!("opening the token stopped: {e}")))?
+    }
+
+    async fn generate_in_token(
+        &self,
+        id: &str,
+    ) -> Result<(std::sync::Arc<crate::pkcs11::Token>, Vec<u8>), SignerError> {
+        let token = self.token().await?;
+        let (worker, id) = (token.clone(), id.to_owned());
+        let point = tokio::task::spawn_blocking(move || worker.generate(&id))
+            .await
+            .map_err(|e| SignerError::Internal(format!("key generation stopped: {e}")))??;
+        Ok((token, point))
+    }
+
+    /// Removes a token key whose credential was never stored; a failure only leaves an
+    /// unused key behind, so it is logged rather than returned.
+    async fn discard_token_key(&self, token: std::sync::Arc<crate::pkcs11::Token>, id: &str) {
+        let label = id.to_owned();
+        let done = tokio::task::spawn_blocking(move || token.destroy(&label)).await;
+        if !matches!(done, Ok(Ok(()))) {
+            tracing::warn!(credential = id, "an unused key stays in the PKCS#11 token");
+        }
     }
 
     /// The certificate chain of a credential: its certificate, then its CAs up to the root.
@@ -336,5 +454,63 @@ impl Signer {
             chain.push(ca.cert_der);
         }
         Ok(chain)
+    }
+}
+
+/// How the credential's key is stored, read through `conn` (inside the caller's
+/// transaction, so a signing holds one connection, not two).
+pub(crate) async fn stored_key_in(
+    conn: &mut sqlx::AnyConnection,
+    credential_id: &str,
+) -> Result<StoredKey, SignerError> {
+    let (sealed, backend, key_ref, pin_salt): (String, String, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "SELECT sealed_key, key_backend, key_ref, pin_salt FROM signer_credentials \
+             WHERE id = $1",
+        )
+        .bind(credential_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| SignerError::NotFound(format!("no credential {credential_id}")))?;
+    Ok(StoredKey {
+        sealed,
+        backend,
+        key_ref,
+        pin_salt,
+    })
+}
+
+/// How a credential's key is kept, as stored.
+#[derive(Debug)]
+pub(crate) struct StoredKey {
+    /// The master-sealed key, PIN-wrapped when `pin_salt` is set; empty for a token key.
+    pub sealed: String,
+    /// `software` or `pkcs11`.
+    pub backend: String,
+    /// The token key's label.
+    pub key_ref: Option<String>,
+    /// The salt the signing PIN is derived with, when there is one.
+    pub pin_salt: Option<String>,
+}
+
+fn key_backend_name(kind: KeyBackendKind) -> &'static str {
+    match kind {
+        KeyBackendKind::Software => "software",
+        KeyBackendKind::Pkcs11 => "pkcs11",
+    }
+}
+
+/// A token key's public half, as rcgen puts it in a certificate.
+struct TokenPublicKey {
+    point: Vec<u8>,
+}
+
+impl rcgen::PublicKeyData for TokenPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.point
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
     }
 }

@@ -3,7 +3,6 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::keys::KeyBackend;
 use crate::{Signer, SignerError, cades, der, jades, pades};
 
 /// A signature format for a whole document.
@@ -81,7 +80,7 @@ impl Signer {
         time_stamped: bool,
     ) -> Result<Vec<u8>, SignerError> {
         let digest = Sha256::digest(document.bytes).to_vec();
-        let credential = self
+        let (credential, key) = self
             .consume(
                 sad,
                 account_id,
@@ -89,7 +88,6 @@ impl Signer {
                 std::slice::from_ref(&digest),
             )
             .await?;
-        let key = self.credential_key(credential_id).await?;
         let mut chain = self.chain(&credential).await?;
         let now = self.ctx().clock.now();
         match format {
@@ -107,7 +105,7 @@ impl Signer {
                     None,
                     &credential.cert_der,
                 );
-                let signature = key.sign_digest(&Sha256::digest(&attributes))?;
+                let signature = key.sign(&Sha256::digest(&attributes)).await?;
                 let signature = signature.to_der().as_bytes().to_vec();
                 let unsigned = if time_stamped {
                     let token = self
@@ -130,7 +128,7 @@ impl Signer {
                 let fields = der::cert_fields(&credential.cert_der)
                     .map_err(|e| SignerError::Internal(format!("stored certificate: {e}")))?;
                 let attributes = cades::signed_attributes(&digest, now, &credential.cert_der);
-                let signature = key.sign_digest(&Sha256::digest(&attributes))?;
+                let signature = key.sign(&Sha256::digest(&attributes)).await?;
                 let signature = signature.to_der().as_bytes().to_vec();
                 // B-T: clave's TSA stamps the signature value.
                 let unsigned = if time_stamped {
@@ -165,7 +163,7 @@ impl Signer {
                     &chain,
                 );
                 let (encoded, input) = jades::signing_input(&header);
-                let signature = key.sign_digest(&Sha256::digest(&input))?;
+                let signature = key.sign(&Sha256::digest(&input)).await?;
                 Ok(jades::assemble(&encoded, &signature.to_bytes())
                     .to_string()
                     .into_bytes())

@@ -22,6 +22,9 @@ pub enum SignerError {
     /// The second factor was refused.
     #[error("{0}")]
     SecondFactor(String),
+    /// The signing PIN is missing or wrong.
+    #[error("{0}")]
+    Pin(String),
     /// A service clave depends on (an external time-stamp authority) did not answer as it
     /// should; trying again later may work.
     #[error("{0}")]

@@ -101,6 +101,7 @@ impl From<SignerError> for Failure {
             SignerError::SecondFactor(text) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_otp", text)
             }
+            SignerError::Pin(text) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_pin", text),
             SignerError::Unavailable(text) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -369,6 +370,28 @@ async fn credential_info_json(
         cert["validFrom"] = json!(generalized(credential.not_before));
         cert["validTo"] = json!(generalized(credential.not_after));
     }
+    let otp = json!({
+        "type": "Password",
+        "id": "otp",
+        "format": "N",
+        "label": "Código de su aplicación de autenticación",
+        "description": "Six-digit one-time code from the signer's authenticator app",
+    });
+    let auth = if credential.pin_protected {
+        json!({
+            "mode": "explicit",
+            "expression": "PIN AND OTP",
+            "objects": [{
+                "type": "Password",
+                "id": "PIN",
+                "format": "N",
+                "label": "PIN de firma",
+                "description": "The signer's signing PIN",
+            }, otp],
+        })
+    } else {
+        json!({ "mode": "explicit", "expression": "OTP", "objects": [otp] })
+    };
     Ok(json!({
         "description": "Firma electrónica avanzada",
         "signatureQualifier": "eu_eidas_aes",
@@ -379,16 +402,21 @@ async fn credential_info_json(
             "curve": "1.2.840.10045.3.1.7",
         },
         "cert": cert,
-        "auth": {
-            "mode": "explicit",
-            "expression": "OTP",
-            "objects": [{
-                "type": "Password",
-                "id": "otp",
-                "format": "N",
-                "label": "Código de su aplicación de autenticación",
-                "description": "Six-digit one-time code from the signer's authenticator app",
-            }],
+        "auth": auth,
+        // The CSC v1 names, which many clients still read.
+        "authMode": "explicit",
+        "PIN": {
+            "presence": if credential.pin_protected { "true" } else { "false" },
+            "format": "N",
+            "label": "PIN de firma",
+            "description": "The signer's signing PIN",
+        },
+        "OTP": {
+            "presence": "true",
+            "type": "offline",
+            "format": "N",
+            "label": "Código de su aplicación de autenticación",
+            "description": "Six-digit one-time code from the signer's authenticator app",
         },
         "SCAL": "2",
         "multisign": MULTISIGN,
@@ -427,6 +455,9 @@ struct AuthorizeRequest {
     hash_algorithm_oid: Option<String>,
     #[serde(default)]
     auth_data: Vec<AuthObject>,
+    /// The signing PIN as CSC v1 sends it; v2 clients send it in `authData` with id `PIN`.
+    #[serde(default, rename = "PIN")]
+    pin: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
@@ -493,6 +524,12 @@ async fn credentials_authorize(
         .find(|a| a.id == "otp")
         .map(|a| a.value.as_str())
         .unwrap_or_default();
+    let pin = request
+        .auth_data
+        .iter()
+        .find(|a| a.id.eq_ignore_ascii_case("pin"))
+        .map(|a| a.value.as_str())
+        .or(request.pin.as_deref());
     let activation = signer
         .authorize(crate::activation::ActivationRequest {
             account: &caller.account,
@@ -500,7 +537,8 @@ async fn credentials_authorize(
             credential_id: &request.credential_id,
             hashes,
             num_signatures: request.num_signatures,
-            otp,
+            factor: crate::activation::Factor::Otp(otp),
+            pin,
             addr,
         })
         .await?;

@@ -1,7 +1,11 @@
 //! Signing keys behind [`KeyBackend`], which signs a digest the caller computed: what a CSC
 //! `signHash`, a CMS signer and a PKCS#11 token all have in common. The software backend
 //! keeps P-256 keys as PKCS#8 sealed under the master key, the owner (the credential or CA
-//! id) bound as associated data so a sealed key copied to another row does not open.
+//! id) bound as associated data so a sealed key copied to another row does not open. A
+//! credential's key may instead live in a PKCS#11 token ([`crate::pkcs11`]); [`ActiveKey`]
+//! is either, opened for one use.
+
+use std::sync::Arc;
 
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{Signature, SigningKey};
@@ -92,6 +96,35 @@ impl KeyBackend for SoftwareKey {
         self.key
             .sign_prehash(digest)
             .map_err(|e| SignerError::Internal(format!("signing failed: {e}")))
+    }
+}
+
+/// A credential's key, ready to sign: in memory, or a reference into a token.
+#[derive(Debug)]
+pub enum ActiveKey {
+    /// A software key, opened from its sealed form.
+    Software(SoftwareKey),
+    /// A key inside a PKCS#11 token, named by its label.
+    Token {
+        /// The token.
+        token: Arc<crate::pkcs11::Token>,
+        /// The key's label (the credential id).
+        label: String,
+    },
+}
+
+impl ActiveKey {
+    /// Signs a SHA-256 `digest`; a token is driven from a blocking thread.
+    pub async fn sign(&self, digest: &[u8]) -> Result<Signature, SignerError> {
+        match self {
+            Self::Software(key) => key.sign_digest(digest),
+            Self::Token { token, label } => {
+                let (token, label, digest) = (token.clone(), label.clone(), digest.to_vec());
+                tokio::task::spawn_blocking(move || token.sign(&label, &digest))
+                    .await
+                    .map_err(|e| SignerError::Internal(format!("token signing stopped: {e}")))?
+            }
+        }
     }
 }
 

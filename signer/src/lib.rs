@@ -21,6 +21,8 @@ pub mod institutions;
 pub mod jades;
 pub mod keys;
 pub mod pades;
+pub mod pin;
+pub mod pkcs11;
 pub mod profile;
 pub mod requests;
 pub mod tsa;

@@ -222,7 +222,7 @@ fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
         data_dir: cli.data_dir.clone(),
         ..Overrides::default()
     };
-    match Config::load(cli.config.as_deref(), &overrides) {
+    match Config::load(cli.config.as_deref(), &overrides).and_then(sign::check_key_backend) {
         Ok(config) => {
             if cli.json {
                 println!("{}", serde_json::json!({"ok": true, "problems": []}));

@@ -11,6 +11,22 @@ use serde_json::json;
 
 use super::CliContext;
 
+/// For `clave check-config`: with `signing.key_backend = "pkcs11"`, loads the module, finds
+/// the token and logs in, so a wrong path, label or PIN shows before the server starts.
+pub fn check_key_backend(
+    config: clave_common::Config,
+) -> Result<clave_common::Config, clave_common::config::ConfigError> {
+    if config.signing.key_backend != clave_common::config::KeyBackendKind::Pkcs11 {
+        return Ok(config);
+    }
+    match clave_signer::pkcs11::probe(&config.signing) {
+        Ok(_) => Ok(config),
+        Err(e) => Err(clave_common::config::ConfigError {
+            problems: vec![format!("signing.key_backend is \"pkcs11\" but {e}")],
+        }),
+    }
+}
+
 /// Signing commands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum SignCmd {

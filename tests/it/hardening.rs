@@ -30,6 +30,7 @@ const FORMS: &[&str] = &[
     "/me/mailbox/0190d000-0000-7000-8000-000000000000",
     "/me/sign",
     "/me/sign/0190d000-0000-7000-8000-000000000000",
+    "/me/sign/pin",
     "/official/requests",
     "/official/requests/0190d000-0000-7000-8000-000000000000",
     "/official/credentials/0190d000-0000-7000-8000-000000000000",
@@ -49,6 +50,8 @@ const WEBAUTHN: &[&str] = &[
     "/webauthn/second-factor/finish",
     "/webauthn/login/start",
     "/webauthn/login/finish",
+    "/me/sign/passkey/start",
+    "/me/sign/passkey/finish",
 ];
 
 #[tokio::test]

@@ -60,6 +60,9 @@ const PAGES: &[&str] = &[
     "/me/sign",
     "/me/sign/{id}",
     "/me/sign/{id}/documents/{position}",
+    "/me/sign/pin",
+    "/me/sign/passkey/start",
+    "/me/sign/passkey/finish",
     "/me/lock",
     "/me/verify-call",
     // Call-centre and front-desk agents.

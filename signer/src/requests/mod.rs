@@ -8,25 +8,24 @@
 //! A request is decided once: the move from `pending` is a conditional update, so two
 //! browsers signing at once, or a signature racing the expiry, leave exactly one outcome.
 
+mod batch;
 pub mod callbacks;
 pub mod http;
+pub mod passkey;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clave_common::id::{is_plausible_id, new_id};
 use clave_common::journal::{self, NewEvent};
 use clave_common::run::Run;
-use clave_idp::accounts::Account;
 use clave_idp::clients::Client;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::activation::ActivationRequest;
-use crate::documents::{Document, Format};
+use crate::documents::Format;
 use crate::{MULTISIGN, Signer, SignerError, pades};
 
 /// The scope a service needs to ask for signatures.
@@ -627,158 +626,6 @@ impl Signer {
                 .map_err(|_| SignerError::Internal("a stored document is not base64".into()))
         })
         .transpose()
-    }
-
-    /// Signs the pending requests `ids` of `account` with one activation: the second factor
-    /// `otp` authorizes exactly the SHA-256 of every document, each is signed in its
-    /// request's format, and every request is recorded signed, or none is.
-    pub async fn sign_requests(
-        &self,
-        account: &Account,
-        ids: &[String],
-        otp: &str,
-        addr: IpAddr,
-    ) -> Result<(), SignerError> {
-        if ids.is_empty() {
-            return Err(invalid("choose at least one request to sign"));
-        }
-        let mut requests = Vec::with_capacity(ids.len());
-        for id in ids {
-            let request = self.request_for_signer(&account.id, id).await?;
-            if request.status != "pending" {
-                return Err(SignerError::Conflict(format!(
-                    "the request is {} and can no longer be signed",
-                    request.status
-                )));
-            }
-            if requests.iter().any(|r: &SignRequest| r.id == request.id) {
-                continue;
-            }
-            requests.push(request);
-        }
-        let mut hashes = Vec::new();
-        for request in &requests {
-            for doc in &request.documents {
-                let hash = hex::decode(&doc.sha256)
-                    .map_err(|_| SignerError::Internal("a stored hash is not hex".into()))?;
-                if hashes.contains(&hash) {
-                    return Err(invalid(
-                        "two of the chosen requests hold the same document; sign them one at a time",
-                    ));
-                }
-                hashes.push(hash);
-            }
-        }
-        if hashes.len() as i64 > MULTISIGN {
-            return Err(invalid(format!(
-                "one activation covers at most {MULTISIGN} documents; choose fewer requests"
-            )));
-        }
-        // One activation is bound to one credential: the signer's own, or their certificate
-        // as an official of one institution.
-        let institution = requests[0].institution_id.clone();
-        if requests.iter().any(|r| r.institution_id != institution) {
-            return Err(invalid(
-                "requests to sign as an official and in your own name (or for two institutions) are signed separately",
-            ));
-        }
-        let credential = match &institution {
-            Some(id) => {
-                self.official_credential(&account.id, id)
-                    .await?
-                    .ok_or_else(|| {
-                        SignerError::Conflict(
-                    "your certificate as an official of this institution is no longer valid".into(),
-                )
-                    })?
-            }
-            None => self.citizen_credential(account).await?.ok_or_else(|| {
-                SignerError::SecondFactor(
-                    "signing needs an authenticator app: enrol one in your security settings first"
-                        .into(),
-                )
-            })?,
-        };
-        let activation = self
-            .authorize(ActivationRequest {
-                account,
-                client_id: PORTAL_CLIENT,
-                credential_id: &credential.id,
-                num_signatures: hashes.len() as i64,
-                hashes,
-                otp,
-                addr,
-            })
-            .await?;
-        let mut outputs = Vec::new();
-        for request in &requests {
-            for doc in &request.documents {
-                let bytes = self
-                    .request_document(request, doc.position, false)
-                    .await?
-                    .ok_or_else(|| SignerError::Internal("a request's document is gone".into()))?;
-                let signed = self
-                    .sign_document(
-                        &activation.sad,
-                        &account.id,
-                        &credential.id,
-                        Document {
-                            bytes: &bytes,
-                            name: &doc.name,
-                            media_type: &doc.media_type,
-                        },
-                        request.format,
-                        request.time_stamped,
-                    )
-                    .await?;
-                outputs.push((request.id.clone(), doc.position, signed));
-            }
-        }
-        let ctx = self.ctx();
-        let now = ctx.clock.unix();
-        let mut tx = ctx.db.begin().await?;
-        for request in &requests {
-            let decided = sqlx::query(
-                "UPDATE signer_requests SET status = 'signed', decided_at = $2, credential_id = $3, \
-                 callback_status = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, \
-                 callback_next_at = $2 WHERE id = $1 AND status = 'pending' AND expires_at > $2",
-            )
-            .bind(&request.id)
-            .bind(now)
-            .bind(&credential.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if decided != 1 {
-                return Err(SignerError::Conflict(
-                    "a request was decided or expired meanwhile; nothing was recorded".into(),
-                ));
-            }
-            let event = NewEvent::new("signature_request.signed")
-                .actor(account.id.clone())
-                .subject(account.id.clone())
-                .data(json!({
-                    "request_id": request.id,
-                    "client_id": request.client_id,
-                    "credential_id": credential.id,
-                    "format": request.format.name(),
-                    "level": request.level(),
-                    "documents": request.documents.iter().map(|d| d.sha256.clone()).collect::<Vec<_>>(),
-                }));
-            journal::append(&mut tx, ctx.clock.now(), &event).await?;
-        }
-        for (request_id, position, signed) in &outputs {
-            sqlx::query(
-                "UPDATE signer_request_documents SET signed = $3 WHERE request_id = $1 AND position = $2",
-            )
-            .bind(request_id)
-            .bind(position)
-            .bind(STANDARD.encode(signed))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// The signer declines the pending request `id`, saying why if they wish.
