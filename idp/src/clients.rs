@@ -23,6 +23,7 @@ use crate::keys::{SigningAlg, SubjectKey};
 use crate::{Ctx, Idp, IdpError};
 
 pub mod auth;
+mod manage;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod validate;
@@ -355,15 +356,32 @@ impl Clients<'_> {
         self.idp.ctx()
     }
 
-    /// Registers a client after checking every field; journaled as `client.registered`.
-    pub async fn register(&self, new: NewClient) -> Result<RegisteredClient, IdpError> {
+    /// Checks a registration against the known scopes and the claims provider's.
+    async fn check(&self, new: NewClient) -> Result<validate::Checked, IdpError> {
         let data_scopes = self
             .ctx()
             .claims
             .data_scopes(self.idp)
             .await
             .map_err(|e| IdpError::Internal(format!("the claims provider failed: {e}")))?;
-        let checked = validate::check(new, &data_scopes)?;
+        validate::check(new, &data_scopes)
+    }
+
+    /// Registers a client after checking every field; journaled as `client.registered`.
+    pub async fn register(&self, new: NewClient) -> Result<RegisteredClient, IdpError> {
+        self.register_by(new, None, None).await
+    }
+
+    /// [`Clients::register`] by `actor` (an administrator's account, journaled with the
+    /// event), with the logo citizens see beside the service's name.
+    pub async fn register_by(
+        &self,
+        new: NewClient,
+        actor: Option<&str>,
+        logo_uri: Option<&str>,
+    ) -> Result<RegisteredClient, IdpError> {
+        let logo_uri = manage::check_logo(logo_uri)?;
+        let checked = self.check(new).await?;
         let client_id = random_identifier(18);
         let secret = checked.has_secret().then(|| random_token(32));
         let digest = secret
@@ -398,20 +416,25 @@ impl Clients<'_> {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let Some(logo) = &logo_uri {
+            manage::store_logo(&mut tx, &client_id, logo).await?;
+        }
+        let mut event = NewEvent::new("client.registered").subject(client_id.clone());
+        if let Some(actor) = actor {
+            event = event.actor(actor);
+        }
         journal::append(
             &mut tx,
             self.ctx().clock.now(),
-            &NewEvent::new("client.registered")
-                .subject(client_id.clone())
-                .data(json!({
-                    "name": checked.name,
-                    "public": checked.public,
-                    "redirect_uris": checked.redirect_uris,
-                    "scopes": checked.scopes,
-                    "grant_types": checked.grant_types,
-                    "subject_type": checked.subject_type.as_str(),
-                    "token_endpoint_auth_method": checked.auth_method.as_str(),
-                })),
+            &event.data(json!({
+                "name": checked.name,
+                "public": checked.public,
+                "redirect_uris": checked.redirect_uris,
+                "scopes": checked.scopes,
+                "grant_types": checked.grant_types,
+                "subject_type": checked.subject_type.as_str(),
+                "token_endpoint_auth_method": checked.auth_method.as_str(),
+            })),
         )
         .await?;
         tx.commit().await?;
