@@ -347,6 +347,32 @@ pub struct Clients<'a> {
     idp: &'a Idp,
 }
 
+/// A statement on the Any driver.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a checked registration's fields from `redirect_uris` to `jwks_uri`, in [`COLUMNS`]
+/// order: what a registration and an edit both store.
+fn bind_checked<'q>(
+    query: AnyQuery<'q>,
+    checked: &'q validate::Checked,
+    sector: &'q str,
+    jwks_text: Option<&'q str>,
+) -> AnyQuery<'q> {
+    query
+        .bind(to_json(&checked.redirect_uris))
+        .bind(to_json(&checked.post_logout_redirect_uris))
+        .bind(to_json(&checked.scopes))
+        .bind(to_json(&checked.grant_types))
+        .bind(checked.subject_type.as_str())
+        .bind(sector)
+        .bind(checked.backchannel_logout_uri.as_deref())
+        .bind(checked.require_par)
+        .bind(checked.id_token_alg.as_str())
+        .bind(checked.min_acr.as_deref())
+        .bind(jwks_text)
+        .bind(checked.jwks_uri.as_deref())
+}
+
 fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
@@ -391,31 +417,21 @@ impl Clients<'_> {
         let now = self.ctx().clock.unix();
         let jwks_text = checked.jwks.as_ref().map(Value::to_string);
         let mut tx = self.ctx().db.begin().await?;
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO idp_clients ({COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-        ))
-        .bind(&client_id)
-        .bind(&checked.name)
-        .bind(digest.as_deref())
-        .bind(checked.public)
-        .bind(checked.auth_method.as_str())
-        .bind(to_json(&checked.redirect_uris))
-        .bind(to_json(&checked.post_logout_redirect_uris))
-        .bind(to_json(&checked.scopes))
-        .bind(to_json(&checked.grant_types))
-        .bind(checked.subject_type.as_str())
-        .bind(&sector)
-        .bind(checked.backchannel_logout_uri.as_deref())
-        .bind(checked.require_par)
-        .bind(checked.id_token_alg.as_str())
-        .bind(checked.min_acr.as_deref())
-        .bind(jwks_text.as_deref())
-        .bind(checked.jwks_uri.as_deref())
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let insert = sqlx::query(&sql)
+            .bind(&client_id)
+            .bind(&checked.name)
+            .bind(digest.as_deref())
+            .bind(checked.public)
+            .bind(checked.auth_method.as_str());
+        bind_checked(insert, &checked, &sector, jwks_text.as_deref())
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         if let Some(logo) = &logo_uri {
             manage::store_logo(&mut tx, &client_id, logo).await?;
         }

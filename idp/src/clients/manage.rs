@@ -9,7 +9,7 @@
 use clave_common::journal::{self, NewEvent};
 use serde_json::{Value, json};
 
-use super::{Client, Clients, NewClient, to_json, validate};
+use super::{Client, Clients, NewClient, bind_checked, validate};
 use crate::IdpError;
 
 /// Checks a logo's URL: an image the portal links to, so the same rules as a redirect URI
@@ -77,31 +77,20 @@ impl Clients<'_> {
         let jwks_text = checked.jwks.as_ref().map(Value::to_string);
         let now = self.ctx().clock.now();
         let mut tx = self.ctx().db.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE idp_clients SET name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, \
-             scopes = $4, grant_types = $5, subject_type = $6, sector = $7, \
-             backchannel_logout_uri = $8, require_par = $9, id_token_alg = $10, min_acr = $11, \
-             jwks = $12, jwks_uri = $13, logo_uri = $14, updated_at = $15 \
+        let update = sqlx::query(
+            "UPDATE idp_clients SET redirect_uris = $1, post_logout_redirect_uris = $2, \
+             scopes = $3, grant_types = $4, subject_type = $5, sector = $6, \
+             backchannel_logout_uri = $7, require_par = $8, id_token_alg = $9, min_acr = $10, \
+             jwks = $11, jwks_uri = $12, name = $13, logo_uri = $14, updated_at = $15 \
              WHERE client_id = $16 AND removed_at IS NULL",
-        )
-        .bind(&checked.name)
-        .bind(to_json(&checked.redirect_uris))
-        .bind(to_json(&checked.post_logout_redirect_uris))
-        .bind(to_json(&checked.scopes))
-        .bind(to_json(&checked.grant_types))
-        .bind(checked.subject_type.as_str())
-        .bind(&sector)
-        .bind(checked.backchannel_logout_uri.as_deref())
-        .bind(checked.require_par)
-        .bind(checked.id_token_alg.as_str())
-        .bind(checked.min_acr.as_deref())
-        .bind(jwks_text.as_deref())
-        .bind(checked.jwks_uri.as_deref())
-        .bind(logo_uri.as_deref())
-        .bind(now.unix_timestamp())
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let updated = bind_checked(update, &checked, &sector, jwks_text.as_deref())
+            .bind(&checked.name)
+            .bind(logo_uri.as_deref())
+            .bind(now.unix_timestamp())
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
         if updated.rows_affected() == 0 {
             return Err(IdpError::NotFound("client"));
         }

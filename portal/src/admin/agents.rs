@@ -11,10 +11,9 @@ use clave_common::Run;
 use clave_idp::IdpError;
 use clave_idp::roles::{ADMIN, AGENT, SUPERVISOR};
 
-use super::{Access, AdminTexts, Need, Refusal, access, denied, query_lang, render_form, texts};
+use super::{Access, AdminTexts, Need, Refusal, Stop, denied, open, posted, render_form, texts};
 use crate::PortalState;
 use crate::error::PageError;
-use crate::form;
 use crate::i18n::Lang;
 use crate::page::{Chrome, see_other};
 
@@ -63,7 +62,7 @@ async fn agents_page(
     typed: (String, String),
     notice: Option<&'static str>,
     error: Option<Refusal>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Stop> {
     let t = texts(lang);
     let labels = [
         (AGENT, t.role_agent),
@@ -123,12 +122,8 @@ pub(super) async fn list(
     State(state): State<PortalState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (query, lang) = query_lang(&headers, query.as_deref());
-    let access = match access(&state, &headers, lang, Need::Agents).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (query, lang, access) = open(&state, &headers, query.as_deref(), Need::Agents).await?;
     let notice = (query.get("done") == Some("saved")).then_some(texts(lang).saved);
     agents_page(
         &state,
@@ -170,12 +165,8 @@ pub(super) async fn grant(
     State(state): State<PortalState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, lang) = form::checked(&headers, &body)?;
-    let access = match access(&state, &headers, lang, Need::Agents).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Agents).await?;
     let t = texts(lang);
     let typed = (
         form.get("run").unwrap_or_default().trim().to_owned(),
@@ -214,7 +205,7 @@ pub(super) async fn grant(
     {
         Ok(()) => Ok(see_other("/admin/agents?done=saved", Vec::new())),
         Err(IdpError::Invalid(_)) => again(t.err_office).await,
-        Err(e) => Err(PageError::from_idp(lang, &e)),
+        Err(e) => Err(PageError::from_idp(lang, &e).into()),
     }
 }
 
@@ -223,12 +214,8 @@ pub(super) async fn revoke(
     State(state): State<PortalState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, lang) = form::checked(&headers, &body)?;
-    let access = match access(&state, &headers, lang, Need::Agents).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Agents).await?;
     let t = texts(lang);
     let again = |error: &'static str| {
         agents_page(
@@ -255,6 +242,6 @@ pub(super) async fn revoke(
     {
         Ok(true) => Ok(see_other("/admin/agents?done=saved", Vec::new())),
         Ok(false) | Err(IdpError::NotFound(_)) => again(t.err_not_held).await,
-        Err(e) => Err(PageError::from_idp(lang, &e)),
+        Err(e) => Err(PageError::from_idp(lang, &e).into()),
     }
 }

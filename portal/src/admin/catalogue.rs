@@ -12,10 +12,10 @@ use clave_wallet::catalogue::{AttributeDef, NewAttribute};
 use clave_wallet::value::Kind;
 use serde_json::json;
 
-use super::{AdminTexts, Need, Refusal, access, query_lang, render_form, texts};
+use super::{AdminTexts, Need, Refusal, Stop, open, posted, render_form, texts};
 use crate::PortalState;
 use crate::error::PageError;
-use crate::form::{self, Fields};
+use crate::form::Fields;
 use crate::i18n::Lang;
 use crate::page::{Chrome, see_other};
 
@@ -94,7 +94,7 @@ async fn list_page(
     f: Option<DefineForm>,
     notice: Option<&'static str>,
     error: Option<Refusal>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Stop> {
     let t = texts(lang);
     let defs = state
         .wallet
@@ -142,11 +142,8 @@ pub(super) async fn list(
     State(state): State<PortalState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (query, lang) = query_lang(&headers, query.as_deref());
-    if let Err(answer) = access(&state, &headers, lang, Need::Admin).await? {
-        return Ok(answer);
-    }
+) -> Result<Response, Stop> {
+    let (query, lang, _) = open(&state, &headers, query.as_deref(), Need::Admin).await?;
     let f = match query.non_empty("name") {
         Some(name) => state
             .wallet
@@ -167,12 +164,8 @@ pub(super) async fn define(
     State(state): State<PortalState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, lang) = form::checked(&headers, &body)?;
-    let access = match access(&state, &headers, lang, Need::Admin).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Admin).await?;
     let f = DefineForm::read(&form);
     let Some(kind) = Kind::parse(&f.kind) else {
         let error = Refusal::detailed(lang, format!("unknown type {:?}", f.kind));
@@ -207,6 +200,6 @@ pub(super) async fn define(
             let error = Refusal::detailed(lang, text);
             list_page(&state, &headers, lang, Some(f), None, Some(error)).await
         }
-        Err(e) => Err(PageError::from_idp(lang, &e.into_idp())),
+        Err(e) => Err(PageError::from_idp(lang, &e.into_idp()).into()),
     }
 }

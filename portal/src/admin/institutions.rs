@@ -9,12 +9,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use clave_common::Run;
 use clave_signer::SignerError;
-use clave_signer::institutions::{ADMIN, MINISTRO_DE_FE, OPERATOR, ROLES};
+use clave_signer::institutions::{ADMIN, Institution, MINISTRO_DE_FE, OPERATOR, ROLES};
 
-use super::{AdminTexts, Need, Refusal, access, denied, query_lang, render_form, texts};
+use super::{Access, AdminTexts, Need, Refusal, Stop, denied, open, posted, render_form, texts};
 use crate::PortalState;
 use crate::error::{PageError, PageErrorKind};
-use crate::form;
 use crate::i18n::Lang;
 use crate::page::{Chrome, see_other};
 
@@ -50,7 +49,7 @@ async fn list_page(
     typed: (String, String),
     notice: Option<&'static str>,
     error: Option<Refusal>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Stop> {
     let rows = state
         .signer
         .institutions()
@@ -78,11 +77,8 @@ pub(super) async fn list(
     State(state): State<PortalState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (query, lang) = query_lang(&headers, query.as_deref());
-    if let Err(answer) = access(&state, &headers, lang, Need::Admin).await? {
-        return Ok(answer);
-    }
+) -> Result<Response, Stop> {
+    let (query, lang, _) = open(&state, &headers, query.as_deref(), Need::Admin).await?;
     let notice = (query.get("done") == Some("saved")).then_some(texts(lang).saved);
     list_page(&state, &headers, lang, Default::default(), notice, None).await
 }
@@ -92,12 +88,8 @@ pub(super) async fn create(
     State(state): State<PortalState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, lang) = form::checked(&headers, &body)?;
-    let access = match access(&state, &headers, lang, Need::Admin).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Admin).await?;
     let id = form.get("id").unwrap_or_default().trim().to_owned();
     let name = form.get("name").unwrap_or_default().to_owned();
     match state
@@ -110,7 +102,7 @@ pub(super) async fn create(
             let error = Refusal::detailed(lang, text);
             list_page(&state, &headers, lang, (id, name), None, Some(error)).await
         }
-        Err(e) => Err(signer_failure(lang)(e)),
+        Err(e) => Err(signer_failure(lang)(e).into()),
     }
 }
 
@@ -151,39 +143,37 @@ fn role_label(t: &'static AdminTexts, role: &str) -> Option<(&'static str, &'sta
     }
 }
 
-/// The institution `id`'s staff page, once the account may act on it; the refusal page
-/// otherwise. `Ok(Err(answer))` is the answer to send instead.
+/// The institution `id`, once `access` may act on its officials; the refusal page
+/// otherwise.
 async fn guarded(
     state: &PortalState,
-    headers: &HeaderMap,
     lang: Lang,
+    access: &Access,
     id: &str,
-) -> Result<Result<(String, clave_signer::institutions::Institution), Response>, PageError> {
-    let access = match access(state, headers, lang, Need::Institution).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(Err(answer)),
-    };
+) -> Result<Institution, Stop> {
     if !access.may_institution(id) {
-        return Ok(Err(denied(lang, texts(lang).denied_institution)?));
+        return Err(Stop::Answer(Box::new(denied(
+            lang,
+            texts(lang).denied_institution,
+        )?)));
     }
-    let institution = state
+    Ok(state
         .signer
         .institution(id)
         .await
         .map_err(signer_failure(lang))?
-        .ok_or_else(|| PageError::new(PageErrorKind::NotFound, lang))?;
-    Ok(Ok((access.account.id, institution)))
+        .ok_or_else(|| PageError::new(PageErrorKind::NotFound, lang))?)
 }
 
 async fn staff_page(
     state: &PortalState,
     headers: &HeaderMap,
     lang: Lang,
-    institution: clave_signer::institutions::Institution,
+    institution: Institution,
     run: String,
     notice: Option<&'static str>,
     error: Option<Refusal>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Stop> {
     let t = texts(lang);
     let mut rows = Vec::new();
     for (account_id, role) in state
@@ -230,12 +220,9 @@ pub(super) async fn staff(
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (query, lang) = query_lang(&headers, query.as_deref());
-    let institution = match guarded(&state, &headers, lang, &id).await? {
-        Ok((_, institution)) => institution,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (query, lang, access) = open(&state, &headers, query.as_deref(), Need::Institution).await?;
+    let institution = guarded(&state, lang, &access, &id).await?;
     let notice = (query.get("done") == Some("saved")).then_some(texts(lang).saved);
     staff_page(
         &state,
@@ -255,12 +242,10 @@ pub(super) async fn grant(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, lang) = form::checked(&headers, &body)?;
-    let (actor, institution) = match guarded(&state, &headers, lang, &id).await? {
-        Ok(found) => found,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Institution).await?;
+    let institution = guarded(&state, lang, &access, &id).await?;
+    let actor = access.account.id;
     let t = texts(lang);
     let typed = form.get("run").unwrap_or_default().trim().to_owned();
     let again = |error: Refusal| {
@@ -306,12 +291,10 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, lang) = form::checked(&headers, &body)?;
-    let (actor, institution) = match guarded(&state, &headers, lang, &id).await? {
-        Ok(found) => found,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Institution).await?;
+    let institution = guarded(&state, lang, &access, &id).await?;
+    let actor = access.account.id;
     let t = texts(lang);
     let account_id = form.get("account").unwrap_or_default();
     let role = form.get("role").unwrap_or_default();
@@ -337,6 +320,6 @@ pub(super) async fn revoke(
             )
             .await
         }
-        Err(e) => Err(signer_failure(lang)(e)),
+        Err(e) => Err(signer_failure(lang)(e).into()),
     }
 }

@@ -6,7 +6,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{AdminTexts, Need, access, query_lang, texts};
+use super::{AdminTexts, Need, Stop, open, texts};
 use crate::PortalState;
 use crate::error::PageError;
 use crate::page::{Chrome, render};
@@ -45,11 +45,8 @@ pub(super) async fn page(
     State(state): State<PortalState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (query, lang) = query_lang(&headers, query.as_deref());
-    if let Err(answer) = access(&state, &headers, lang, Need::Admin).await? {
-        return Ok(answer);
-    }
+) -> Result<Response, Stop> {
+    let (query, lang, _) = open(&state, &headers, query.as_deref(), Need::Admin).await?;
     let kind: String = query
         .get("kind")
         .unwrap_or_default()
@@ -108,5 +105,5 @@ pub(super) async fn page(
         older,
         newest,
     };
-    render(&page, lang, StatusCode::OK, Vec::new())
+    Ok(render(&page, lang, StatusCode::OK, Vec::new())?)
 }

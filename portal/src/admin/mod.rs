@@ -14,7 +14,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clave_idp::accounts::Account;
 use clave_idp::factors;
@@ -24,7 +24,7 @@ use clave_signer::institutions::{ADMIN as INSTITUTION_ADMIN, MINISTRO_DE_FE};
 use crate::PortalState;
 use crate::csrf::CsrfToken;
 use crate::error::{PageError, PageErrorKind};
-use crate::form::Fields;
+use crate::form::{self, Fields};
 use crate::i18n::Lang;
 use crate::page::{Chrome, render, see_other};
 
@@ -132,29 +132,53 @@ struct DeniedPage {
 }
 
 /// The refusal page (403) saying what the account may not administer.
-pub(crate) fn denied(lang: Lang, message: &'static str) -> Result<Response, PageError> {
+pub(crate) fn denied(lang: Lang, message: &'static str) -> Result<Response, Stop> {
     let page = DeniedPage {
         chrome: Chrome::new(lang),
         t: texts(lang),
         message,
     };
-    render(&page, lang, StatusCode::FORBIDDEN, Vec::new())
+    Ok(render(&page, lang, StatusCode::FORBIDDEN, Vec::new())?)
 }
 
-/// The signed-in account's access if it meets `need`; otherwise the answer to send instead
-/// (the login, or the refusal page). A session below level 2 is refused as the agents'
-/// console refuses it.
+/// Why an administration handler answers early: an error page, or another answer (the
+/// login, a refusal page). Handlers return it so that `?` does the early return.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// An error page.
+    Page(PageError),
+    /// Another answer.
+    Answer(Box<Response>),
+}
+
+impl From<PageError> for Stop {
+    fn from(e: PageError) -> Self {
+        Self::Page(e)
+    }
+}
+
+impl IntoResponse for Stop {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Page(e) => e.into_response(),
+            Self::Answer(response) => *response,
+        }
+    }
+}
+
+/// The signed-in account's access if it meets `need`; otherwise the login, or the refusal
+/// page. A session below level 2 is refused as the agents' console refuses it.
 pub(crate) async fn access(
     state: &PortalState,
     headers: &HeaderMap,
     lang: Lang,
     need: Need,
-) -> Result<Result<Access, Response>, PageError> {
+) -> Result<Access, Stop> {
     let Some(session) = crate::signed_in::page_session(&state.idp, headers, lang).await? else {
-        return Ok(Err(see_other("/login", Vec::new())));
+        return Err(Stop::Answer(Box::new(see_other("/login", Vec::new()))));
     };
     if factors::rank(&session.acr) < 2 {
-        return Err(PageError::new(PageErrorKind::Forbidden, lang));
+        return Err(PageError::new(PageErrorKind::Forbidden, lang).into());
     }
     let account = state
         .idp
@@ -186,7 +210,7 @@ pub(crate) async fn access(
         account,
     };
     if access.may(need) {
-        return Ok(Ok(access));
+        return Ok(access);
     }
     let t = texts(lang);
     let message = match need {
@@ -195,7 +219,33 @@ pub(crate) async fn access(
         Need::Agents => t.denied_agents,
         Need::Institution => t.denied_institution,
     };
-    Ok(Err(denied(lang, message)?))
+    Err(Stop::Answer(Box::new(denied(lang, message)?)))
+}
+
+/// A page's GET: its query, its language and the account, if it meets `need`.
+pub(crate) async fn open(
+    state: &PortalState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    need: Need,
+) -> Result<(Fields, Lang, Access), Stop> {
+    let query = Fields::from_query(query);
+    let lang = Lang::choose(query.non_empty("lang"), headers, None);
+    let access = access(state, headers, lang, need).await?;
+    Ok((query, lang, access))
+}
+
+/// A form's POST, its CSRF token checked: its fields, its language and the account, if it
+/// meets `need`.
+pub(crate) async fn posted(
+    state: &PortalState,
+    headers: &HeaderMap,
+    body: &[u8],
+    need: Need,
+) -> Result<(Fields, Lang, Access), Stop> {
+    let (form, lang) = form::checked(headers, body)?;
+    let access = access(state, headers, lang, need).await?;
+    Ok((form, lang, access))
 }
 
 /// A page with forms: its CSRF token goes to `page`, and the status says whether a form
@@ -206,21 +256,14 @@ pub(crate) fn render_form<T: Template>(
     lang: Lang,
     refused: bool,
     page: impl FnOnce(String) -> T,
-) -> Result<Response, PageError> {
+) -> Result<Response, Stop> {
     let (csrf, cookies) = CsrfToken::page(headers, state.config.is_https());
     let status = if refused {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    render(&page(csrf), lang, status, cookies)
-}
-
-/// The language a GET asks for, and its query.
-pub(crate) fn query_lang(headers: &HeaderMap, query: Option<&str>) -> (Fields, Lang) {
-    let query = Fields::from_query(query);
-    let lang = Lang::choose(query.non_empty("lang"), headers, None);
-    (query, lang)
+    Ok(render(&page(csrf), lang, status, cookies)?)
 }
 
 /// A domain refusal as the sentence an error summary shows: the localized lead and the
@@ -262,12 +305,8 @@ async fn dashboard(
     State(state): State<PortalState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (_, lang) = query_lang(&headers, query.as_deref());
-    let access = match access(&state, &headers, lang, Need::Any).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (_, lang, access) = open(&state, &headers, query.as_deref(), Need::Any).await?;
     let page = DashboardPage {
         chrome: Chrome::with_switch(lang, "/admin", &[]),
         t: texts(lang),
@@ -280,5 +319,5 @@ async fn dashboard(
             access.institutions
         },
     };
-    render(&page, lang, StatusCode::OK, Vec::new())
+    Ok(render(&page, lang, StatusCode::OK, Vec::new())?)
 }

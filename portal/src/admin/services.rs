@@ -13,10 +13,10 @@ use clave_wallet::WalletError;
 use clave_wallet::consent::ClientTerms;
 use clave_wallet::services::ServiceTerms;
 
-use super::{AdminTexts, Need, Refusal, access, query_lang, render_form, texts};
+use super::{AdminTexts, Need, Refusal, Stop, open, posted, render_form, texts};
 use crate::PortalState;
 use crate::error::{PageError, PageErrorKind};
-use crate::form::{self, Fields};
+use crate::form::Fields;
 use crate::i18n::Lang;
 use crate::page::{Chrome, render, see_other};
 
@@ -47,11 +47,8 @@ pub(super) async fn list(
     State(state): State<PortalState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (query, lang) = query_lang(&headers, query.as_deref());
-    if let Err(answer) = access(&state, &headers, lang, Need::Admin).await? {
-        return Ok(answer);
-    }
+) -> Result<Response, Stop> {
+    let (query, lang, _) = open(&state, &headers, query.as_deref(), Need::Admin).await?;
     let t = texts(lang);
     let rows = state
         .idp
@@ -74,7 +71,7 @@ pub(super) async fn list(
         notice: (query.get("done") == Some("saved")).then_some(t.saved),
         error: None,
     };
-    render(&page, lang, StatusCode::OK, Vec::new())
+    Ok(render(&page, lang, StatusCode::OK, Vec::new())?)
 }
 
 /// The form's fields as typed, to show again.
@@ -257,7 +254,7 @@ fn form_page(
     client_id: Option<String>,
     f: ServiceForm,
     error: Option<Refusal>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Stop> {
     let t = texts(lang);
     let choice = |value, label| Choice { value, label };
     render_form(state, headers, lang, error.is_some(), |csrf| FormPage {
@@ -291,11 +288,8 @@ pub(super) async fn new_form(
     State(state): State<PortalState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (_, lang) = query_lang(&headers, query.as_deref());
-    if let Err(answer) = access(&state, &headers, lang, Need::Admin).await? {
-        return Ok(answer);
-    }
+) -> Result<Response, Stop> {
+    let (_, lang, _) = open(&state, &headers, query.as_deref(), Need::Admin).await?;
     let f = ServiceForm {
         auth: AUTH_SECRET.into(),
         scopes: "openid profile email".into(),
@@ -335,12 +329,8 @@ pub(super) async fn register(
     State(state): State<PortalState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, lang) = form::checked(&headers, &body)?;
-    let access = match access(&state, &headers, lang, Need::Admin).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Admin).await?;
     let f = ServiceForm::read(&form);
     let (new, extra) = match f.parse(texts(lang)) {
         Ok(parsed) => parsed,
@@ -359,7 +349,7 @@ pub(super) async fn register(
                 client_id: registered.client.client_id,
                 secret: registered.client_secret,
             };
-            render(&page, lang, StatusCode::CREATED, Vec::new())
+            Ok(render(&page, lang, StatusCode::CREATED, Vec::new())?)
         }
         Err(e) => {
             let error = refusal(lang, e)?;
@@ -373,11 +363,8 @@ pub(super) async fn edit_form(
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (_, lang) = query_lang(&headers, query.as_deref());
-    if let Err(answer) = access(&state, &headers, lang, Need::Admin).await? {
-        return Ok(answer);
-    }
+) -> Result<Response, Stop> {
+    let (_, lang, _) = open(&state, &headers, query.as_deref(), Need::Admin).await?;
     let client = state
         .idp
         .clients()
@@ -399,12 +386,8 @@ pub(super) async fn edit(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, lang) = form::checked(&headers, &body)?;
-    let access = match access(&state, &headers, lang, Need::Admin).await? {
-        Ok(access) => access,
-        Err(answer) => return Ok(answer),
-    };
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Admin).await?;
     let client = state
         .idp
         .clients()
