@@ -519,6 +519,32 @@ impl Journal {
             .collect()
     }
 
+    /// At most `limit` entries (capped at [`MAX_LIST_LIMIT`]) newest first, before sequence
+    /// number `before_seq` when given, of `kind` when given: a reader's page, latest on top.
+    pub async fn list_newest(
+        &self,
+        kind: Option<&str>,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<JournalEntry>, sqlx::Error> {
+        let kind_clause = if kind.is_some() { " AND kind = $3" } else { "" };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM journal WHERE seq < $1{kind_clause} ORDER BY seq DESC LIMIT $2"
+        );
+        let mut query = sqlx::query_as::<_, JournalRow>(&sql)
+            .bind(before_seq.unwrap_or(i64::MAX))
+            .bind(i64::from(limit.min(MAX_LIST_LIMIT)));
+        if let Some(kind) = kind {
+            query = query.bind(kind.to_owned());
+        }
+        query
+            .fetch_all(self.db.pool())
+            .await?
+            .into_iter()
+            .map(JournalRow::into_entry)
+            .collect()
+    }
+
     /// Walks the whole chain in order and reports the first broken link, if any.
     pub async fn verify(&self) -> Result<VerifyReport, sqlx::Error> {
         self.verify_in_pages(VERIFY_PAGE).await

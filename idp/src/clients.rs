@@ -23,6 +23,7 @@ use crate::keys::{SigningAlg, SubjectKey};
 use crate::{Ctx, Idp, IdpError};
 
 pub mod auth;
+mod manage;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod validate;
@@ -346,6 +347,32 @@ pub struct Clients<'a> {
     idp: &'a Idp,
 }
 
+/// A statement on the Any driver.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a checked registration's fields from `redirect_uris` to `jwks_uri`, in [`COLUMNS`]
+/// order: what a registration and an edit both store.
+fn bind_checked<'q>(
+    query: AnyQuery<'q>,
+    checked: &'q validate::Checked,
+    sector: &'q str,
+    jwks_text: Option<&'q str>,
+) -> AnyQuery<'q> {
+    query
+        .bind(to_json(&checked.redirect_uris))
+        .bind(to_json(&checked.post_logout_redirect_uris))
+        .bind(to_json(&checked.scopes))
+        .bind(to_json(&checked.grant_types))
+        .bind(checked.subject_type.as_str())
+        .bind(sector)
+        .bind(checked.backchannel_logout_uri.as_deref())
+        .bind(checked.require_par)
+        .bind(checked.id_token_alg.as_str())
+        .bind(checked.min_acr.as_deref())
+        .bind(jwks_text)
+        .bind(checked.jwks_uri.as_deref())
+}
+
 fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
@@ -355,15 +382,32 @@ impl Clients<'_> {
         self.idp.ctx()
     }
 
-    /// Registers a client after checking every field; journaled as `client.registered`.
-    pub async fn register(&self, new: NewClient) -> Result<RegisteredClient, IdpError> {
+    /// Checks a registration against the known scopes and the claims provider's.
+    async fn check(&self, new: NewClient) -> Result<validate::Checked, IdpError> {
         let data_scopes = self
             .ctx()
             .claims
             .data_scopes(self.idp)
             .await
             .map_err(|e| IdpError::Internal(format!("the claims provider failed: {e}")))?;
-        let checked = validate::check(new, &data_scopes)?;
+        validate::check(new, &data_scopes)
+    }
+
+    /// Registers a client after checking every field; journaled as `client.registered`.
+    pub async fn register(&self, new: NewClient) -> Result<RegisteredClient, IdpError> {
+        self.register_by(new, None, None).await
+    }
+
+    /// [`Clients::register`] by `actor` (an administrator's account, journaled with the
+    /// event), with the logo citizens see beside the service's name.
+    pub async fn register_by(
+        &self,
+        new: NewClient,
+        actor: Option<&str>,
+        logo_uri: Option<&str>,
+    ) -> Result<RegisteredClient, IdpError> {
+        let logo_uri = manage::check_logo(logo_uri)?;
+        let checked = self.check(new).await?;
         let client_id = random_identifier(18);
         let secret = checked.has_secret().then(|| random_token(32));
         let digest = secret
@@ -373,45 +417,40 @@ impl Clients<'_> {
         let now = self.ctx().clock.unix();
         let jwks_text = checked.jwks.as_ref().map(Value::to_string);
         let mut tx = self.ctx().db.begin().await?;
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO idp_clients ({COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-        ))
-        .bind(&client_id)
-        .bind(&checked.name)
-        .bind(digest.as_deref())
-        .bind(checked.public)
-        .bind(checked.auth_method.as_str())
-        .bind(to_json(&checked.redirect_uris))
-        .bind(to_json(&checked.post_logout_redirect_uris))
-        .bind(to_json(&checked.scopes))
-        .bind(to_json(&checked.grant_types))
-        .bind(checked.subject_type.as_str())
-        .bind(&sector)
-        .bind(checked.backchannel_logout_uri.as_deref())
-        .bind(checked.require_par)
-        .bind(checked.id_token_alg.as_str())
-        .bind(checked.min_acr.as_deref())
-        .bind(jwks_text.as_deref())
-        .bind(checked.jwks_uri.as_deref())
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let insert = sqlx::query(&sql)
+            .bind(&client_id)
+            .bind(&checked.name)
+            .bind(digest.as_deref())
+            .bind(checked.public)
+            .bind(checked.auth_method.as_str());
+        bind_checked(insert, &checked, &sector, jwks_text.as_deref())
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(logo) = &logo_uri {
+            manage::store_logo(&mut tx, &client_id, logo).await?;
+        }
+        let mut event = NewEvent::new("client.registered").subject(client_id.clone());
+        if let Some(actor) = actor {
+            event = event.actor(actor);
+        }
         journal::append(
             &mut tx,
             self.ctx().clock.now(),
-            &NewEvent::new("client.registered")
-                .subject(client_id.clone())
-                .data(json!({
-                    "name": checked.name,
-                    "public": checked.public,
-                    "redirect_uris": checked.redirect_uris,
-                    "scopes": checked.scopes,
-                    "grant_types": checked.grant_types,
-                    "subject_type": checked.subject_type.as_str(),
-                    "token_endpoint_auth_method": checked.auth_method.as_str(),
-                })),
+            &event.data(json!({
+                "name": checked.name,
+                "public": checked.public,
+                "redirect_uris": checked.redirect_uris,
+                "scopes": checked.scopes,
+                "grant_types": checked.grant_types,
+                "subject_type": checked.subject_type.as_str(),
+                "token_endpoint_auth_method": checked.auth_method.as_str(),
+            })),
         )
         .await?;
         tx.commit().await?;

@@ -1,6 +1,7 @@
 //! Staff roles: what an account may do beyond being a citizen.
 //!
-//! Roles are the JSON list in `idp_accounts.roles`. A call-centre or front-desk **agent**
+//! Roles are the JSON list in `idp_accounts.roles`: `agent`, `admin` (administrator) and
+//! `supervisor` (agent supervisor). A call-centre or front-desk **agent**
 //! (the `agent` role) also belongs to an office, which the citizen's access log names beside
 //! every look-up the agent makes. Granting and revoking are journaled (`role.granted`,
 //! `role.revoked`) with who did it.
@@ -15,8 +16,15 @@ use crate::factors::lock_account;
 /// Call-centre and front-desk agents: verify callers and see what a verification allows.
 pub const AGENT: &str = "agent";
 
+/// Administrators: register and edit services, institutions, the attribute catalogue and
+/// agents, and read the journal in `/admin`. The first one is made with the CLI.
+pub const ADMIN: &str = "admin";
+
+/// Agent supervisors: grant and revoke the agent role, with its office, in `/admin`.
+pub const SUPERVISOR: &str = "supervisor";
+
 /// The roles clave knows.
-pub const KNOWN_ROLES: &[&str] = &[AGENT];
+pub const KNOWN_ROLES: &[&str] = &[AGENT, ADMIN, SUPERVISOR];
 
 /// The longest office name.
 pub const MAX_OFFICE: usize = 120;

@@ -16,6 +16,7 @@ use clave_signer::Signer;
 use clave_wallet::Wallet;
 
 pub mod activation;
+pub mod admin;
 pub mod assets;
 pub mod callers;
 pub mod consent;
@@ -90,5 +91,6 @@ pub fn router(state: PortalState) -> Router {
         .merge(sessions::routes())
         .merge(signing::routes())
         .merge(official::routes())
+        .merge(admin::routes())
         .with_state(state)
 }

@@ -290,6 +290,20 @@ impl Signer {
             .collect())
     }
 
+    /// The staff of `institution_id` as (account id, role), by account then role.
+    pub async fn institution_staff(
+        &self,
+        institution_id: &str,
+    ) -> Result<Vec<(String, String)>, SignerError> {
+        Ok(sqlx::query_as(
+            "SELECT account_id, role FROM signer_institution_staff WHERE institution_id = $1 \
+             ORDER BY account_id, role",
+        )
+        .bind(institution_id)
+        .fetch_all(self.ctx().db.pool())
+        .await?)
+    }
+
     /// Whether `account_id` holds one of `roles` in `institution_id`; refused otherwise, so
     /// nobody acts on another institution.
     async fn require_role(

@@ -30,7 +30,7 @@ pub enum CitizenCmd {
         /// The RUN of the account.
         #[arg(long)]
         run: String,
-        /// The role: agent.
+        /// The role: agent, supervisor (of agents) or admin (administrator).
         #[arg(long)]
         role: String,
         /// The office an agent works in, e.g. "Call center Santiago".

@@ -7,7 +7,9 @@ use anyhow::Context;
 use clave_idp::IdpError;
 use clave_idp::clients::{Client, NewClient, SubjectType};
 use clave_idp::keys::SigningAlg;
+use clave_wallet::WalletError;
 use clave_wallet::consent::ClientTerms;
+use clave_wallet::services::ServiceTerms;
 use serde_json::{Value, json};
 
 use super::CliContext;
@@ -147,6 +149,9 @@ pub struct AddArgs {
     /// Allow the client to address mailbox notices by RUN.
     #[arg(long)]
     pub mailbox_by_run: bool,
+    /// The logo shown to citizens beside the service's name (an https URL).
+    #[arg(long, value_name = "URI")]
+    pub logo_uri: Option<String>,
 }
 
 /// Runs a client command.
@@ -154,31 +159,26 @@ pub async fn run(cmd: ClientCmd, ctx: &CliContext) -> anyhow::Result<()> {
     let clients = ctx.app.idp.clients();
     match cmd {
         ClientCmd::Add(args) => {
-            let terms = ClientTerms {
-                purpose: args.purpose.clone(),
-                legal_basis: args.legal_basis.clone(),
-                consent_events_uri: args.consent_events_uri.clone(),
+            let extra = ServiceTerms {
+                terms: ClientTerms {
+                    purpose: args.purpose.clone(),
+                    legal_basis: args.legal_basis.clone(),
+                    consent_events_uri: args.consent_events_uri.clone(),
+                },
+                mailbox_by_run: args.mailbox_by_run,
+                logo_uri: args.logo_uri.clone(),
             };
-            // Checked first, so a refused term never leaves a client registered without it.
-            terms.check()?;
-            let by_run = args.mailbox_by_run;
             let new = new_client(*args)?;
-            let registered = clients.register(new).await.map_err(explain)?;
+            let registered = ctx
+                .app
+                .wallet
+                .register_service(new, &extra, None)
+                .await
+                .map_err(|e| match e {
+                    WalletError::Idp(e) => explain(e),
+                    other => anyhow::Error::new(other),
+                })?;
             let client = &registered.client;
-            if by_run {
-                ctx.app
-                    .wallet
-                    .mailbox()
-                    .set_by_run(&client.client_id, true)
-                    .await?;
-            }
-            if terms != ClientTerms::default() {
-                ctx.app
-                    .wallet
-                    .consents()
-                    .set_terms(&client.client_id, &terms)
-                    .await?;
-            }
             let mut out = json!({ "client_id": client.client_id });
             if let Some(secret) = &registered.client_secret {
                 out["client_secret"] = json!(secret);

@@ -310,6 +310,39 @@ async fn every_portal_page_passes_axe_with_no_violation() {
     check(&desk, &axe, "/agent/checks (verified)", &mut found).await;
     visit(&desk, &app, &axe, "/official", &mut found).await;
 
+    // The administration pages, on a phone: the agent is also an administrator.
+    app.app
+        .idp
+        .accounts()
+        .grant_role(&agent.id, "admin", None, "test")
+        .await
+        .unwrap();
+    phone(&desk).await;
+    let service = format!("/admin/services/{}", registry.client_id);
+    for path in [
+        "/admin",
+        "/admin/services",
+        "/admin/services/new",
+        service.as_str(),
+        "/admin/institutions",
+        "/admin/institutions/registro-civil",
+        "/admin/attributes",
+        "/admin/journal",
+        "/admin/agents",
+    ] {
+        visit(&desk, &app, &axe, path, &mut found).await;
+    }
+    desk.goto(&app.at("/admin/services/new")).await;
+    desk.click_and_wait("form.service-form button[type=submit]")
+        .await;
+    check(&desk, &axe, "/admin/services (refused)", &mut found).await;
+    desk.fill("#name", "Registro de Vivienda").await;
+    desk.fill("#redirect_uris", "https://vivienda.example.cl/callback")
+        .await;
+    desk.click_and_wait("form.service-form button[type=submit]")
+        .await;
+    check(&desk, &axe, "/admin/services (registered)", &mut found).await;
+
     assert!(
         found.is_empty(),
         "axe found {} violation(s):\n{}",

@@ -39,6 +39,14 @@ const FORMS: &[&str] = &[
     "/agent/unlock",
     "/agent/activation",
     "/agent/factors",
+    "/admin/services",
+    "/admin/services/0190d000-0000-7000-8000-000000000000",
+    "/admin/institutions",
+    "/admin/institutions/registro-civil/grant",
+    "/admin/institutions/registro-civil/revoke",
+    "/admin/attributes",
+    "/admin/agents/grant",
+    "/admin/agents/revoke",
 ];
 
 /// The WebAuthn calls, which carry the token in a header (bodies of the right shape, so the

@@ -7,7 +7,9 @@
 mod support;
 
 mod accessibility;
+mod admin;
 mod browser;
+mod browser_admin;
 mod callers;
 mod emergency;
 mod faults;

@@ -78,6 +78,20 @@ const PAGES: &[&str] = &[
     "/official/requests",
     "/official/requests/{id}",
     "/official/credentials/{id}",
+    // The administration pages.
+    "/admin",
+    "/admin/services",
+    "/admin/services/new",
+    "/admin/services/{id}",
+    "/admin/institutions",
+    "/admin/institutions/{id}",
+    "/admin/institutions/{id}/grant",
+    "/admin/institutions/{id}/revoke",
+    "/admin/attributes",
+    "/admin/journal",
+    "/admin/agents",
+    "/admin/agents/grant",
+    "/admin/agents/revoke",
 ];
 
 /// The crates' source folders that register routes, relative to the workspace root.

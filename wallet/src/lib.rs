@@ -27,6 +27,7 @@ pub mod import;
 pub mod mailbox;
 pub mod publish;
 pub mod release;
+pub mod services;
 pub mod value;
 pub mod values;
 
