@@ -35,6 +35,9 @@ struct HomePage {
     agent: bool,
     /// Whether the account is an official's or an institution's staff (a link to theirs).
     official: bool,
+    /// Whether the account administers services, agents or an institution (a link to
+    /// `/admin`).
+    admin: bool,
 }
 
 /// The start page's sentences in one language.
@@ -68,6 +71,8 @@ pub struct HomeTexts {
     pub agent: &'static str,
     /// .
     pub official: &'static str,
+    /// The link to the administration pages.
+    pub admin: &'static str,
     /// The way out: without it a citizen at a shared computer could not end the session.
     pub sign_out: &'static str,
 }
@@ -88,6 +93,7 @@ pub static ES: HomeTexts = HomeTexts {
     sign: "Documentos para firmar",
     agent: "Consola de atención",
     official: "Consola de funcionarios",
+    admin: "Administración",
     sign_out: "Cerrar sesión",
 };
 
@@ -107,6 +113,7 @@ pub static EN: HomeTexts = HomeTexts {
     sign: "Documents to sign",
     agent: "Service desk console",
     official: "Officials' console",
+    admin: "Administration",
     sign_out: "Log out",
 };
 
@@ -188,16 +195,22 @@ async fn show(
             .await
             .map_err(|e| PageError::internal(lang, e))?;
     }
-    let name = match session {
+    let account = match session {
         Some(session) => state
             .idp
             .accounts()
             .get(&session.account_id)
             .await
-            .map_err(|e| PageError::from_idp(lang, &e))?
-            .map(|account| account.given_names),
+            .map_err(|e| PageError::from_idp(lang, &e))?,
         None => None,
     };
+    let admin = match &account {
+        Some(account) => crate::admin::administers_something(&state, account)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?,
+        None => false,
+    };
+    let name = account.map(|account| account.given_names);
     let mut cookies = Vec::new();
     if explicit.and_then(Lang::from_tag).is_some() {
         cookies.push(lang.remember(state.config.is_https()));
@@ -210,6 +223,7 @@ async fn show(
         attention,
         agent,
         official,
+        admin,
     };
     render(&page, lang, StatusCode::OK, cookies)
 }

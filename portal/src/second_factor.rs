@@ -3,7 +3,7 @@
 //! or passkey page needs more.
 //!
 //! Reached from the authorization endpoint with `?req=<id>`, or from the portal with
-//! `?then=security`, `passkeys`, `mailbox` or `agent` (only the portal's own destinations are accepted,
+//! `?then=security`, `passkeys`, `mailbox`, `agent` or `admin` (only the portal's own destinations are accepted,
 //! never an address from the request); a portal step-up of a session older than five minutes
 //! goes to the security page for the password first. The page asks for a code from the
 //! authenticator app in a field named `code`, with a link to use a recovery code instead; the
@@ -304,6 +304,7 @@ fn destination(then: Option<&str>) -> Option<&'static str> {
         Some("passkeys") => Some("passkeys"),
         Some("mailbox") => Some("mailbox"),
         Some("agent") => Some("agent"),
+        Some("admin") => Some("admin"),
         _ => None,
     }
 }
@@ -314,6 +315,7 @@ fn destination_path(then: Option<&'static str>) -> &'static str {
         Some("passkeys") => "/me/passkeys",
         Some("mailbox") => "/me/mailbox",
         Some("agent") => "/agent",
+        Some("admin") => "/admin",
         _ => "/",
     }
 }

@@ -118,8 +118,46 @@ async fn each_role_administers_only_what_it_is_given() {
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.location.as_deref(), Some("/login"));
 
+    // Staff signed in with the password only confirm with their second factor first; the
+    // home page of an institution's administrator links to the administration pages.
+    let password_only = cookie_client();
+    log_in(
+        &password_only,
+        &app,
+        "",
+        INSTITUTION_ADMIN_RUN,
+        STAFF_PASSWORD,
+    )
+    .await;
+    let stepping_up = get(&password_only, &app, "/admin").await;
+    assert_eq!(stepping_up.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        stepping_up.location.as_deref(),
+        Some("/login/second-factor?then=admin")
+    );
+    let boss_browser = signed_in(&app, INSTITUTION_ADMIN_RUN, &boss_secret).await;
+    assert!(
+        get(&boss_browser, &app, "/")
+            .await
+            .body
+            .contains("href=\"/admin\""),
+        "the home page links to /admin"
+    );
+    assert!(
+        !get(&plain, &app, "/")
+            .await
+            .body
+            .contains("href=\"/admin\"")
+    );
+
     // An agent at level 2: no services, no agents.
     let agent = signed_in(&app, AGENT_RUN, &agent_secret).await;
+    assert!(
+        !get(&agent, &app, "/")
+            .await
+            .body
+            .contains("href=\"/admin\"")
+    );
     assert_refused(&get(&agent, &app, "/admin").await, "rol de administración");
     assert_refused(
         &get(&agent, &app, "/admin/services").await,
@@ -240,8 +278,7 @@ async fn each_role_administers_only_what_it_is_given() {
             .is_none()
     );
 
-    // The institution's administrator: their own institution, not another.
-    let boss_browser = signed_in(&app, INSTITUTION_ADMIN_RUN, &boss_secret).await;
+    // The institution's administrator (signed in above): their own institution, not another.
     let dashboard = get(&boss_browser, &app, "/admin").await;
     assert_eq!(dashboard.status, StatusCode::OK);
     assert!(

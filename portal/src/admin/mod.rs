@@ -177,9 +177,6 @@ pub(crate) async fn access(
     let Some(session) = crate::signed_in::page_session(&state.idp, headers, lang).await? else {
         return Err(Stop::Answer(Box::new(see_other("/login", Vec::new()))));
     };
-    if factors::rank(&session.acr) < 2 {
-        return Err(PageError::new(PageErrorKind::Forbidden, lang).into());
-    }
     let account = state
         .idp
         .accounts()
@@ -187,22 +184,20 @@ pub(crate) async fn access(
         .await
         .map_err(|e| PageError::from_idp(lang, &e))?
         .ok_or_else(|| PageError::new(PageErrorKind::Forbidden, lang))?;
-    let mut institutions: Vec<OwnInstitution> = Vec::new();
-    for (institution, role) in state
-        .signer
-        .institution_roles(&account.id)
+    let institutions = own_institutions(state, &account.id)
         .await
-        .map_err(|e| PageError::internal(lang, e))?
-    {
-        let administers = role == INSTITUTION_ADMIN || role == MINISTRO_DE_FE;
-        if administers && !institutions.iter().any(|i| i.id == institution.id) {
-            institutions.push(OwnInstitution {
-                id: institution.id,
-                name: institution.name,
-            });
-        }
-    }
+        .map_err(|e| PageError::internal(lang, e))?;
     let holds = |role: &str| account.roles.iter().any(|r| r == role);
+    let administers_something =
+        holds(roles::ADMIN) || holds(roles::SUPERVISOR) || !institutions.is_empty();
+    if factors::rank(&session.acr) < 2 {
+        // Staff signed in with the password only confirm with their second factor first.
+        if administers_something {
+            let step_up = see_other("/login/second-factor?then=admin", Vec::new());
+            return Err(Stop::Answer(Box::new(step_up)));
+        }
+        return Err(PageError::new(PageErrorKind::Forbidden, lang).into());
+    }
     let access = Access {
         is_admin: holds(roles::ADMIN),
         is_supervisor: holds(roles::SUPERVISOR),
@@ -220,6 +215,35 @@ pub(crate) async fn access(
         Need::Institution => t.denied_institution,
     };
     Err(Stop::Answer(Box::new(denied(lang, message)?)))
+}
+
+/// The institutions `account_id` administers (as their administrator or ministro de fe).
+async fn own_institutions(
+    state: &PortalState,
+    account_id: &str,
+) -> Result<Vec<OwnInstitution>, clave_signer::SignerError> {
+    let mut institutions: Vec<OwnInstitution> = Vec::new();
+    for (institution, role) in state.signer.institution_roles(account_id).await? {
+        let administers = role == INSTITUTION_ADMIN || role == MINISTRO_DE_FE;
+        if administers && !institutions.iter().any(|i| i.id == institution.id) {
+            institutions.push(OwnInstitution {
+                id: institution.id,
+                name: institution.name,
+            });
+        }
+    }
+    Ok(institutions)
+}
+
+/// Whether `account` administers anything, for the link to `/admin` on the home page.
+pub(crate) async fn administers_something(
+    state: &PortalState,
+    account: &Account,
+) -> Result<bool, clave_signer::SignerError> {
+    let holds = |role: &str| account.roles.iter().any(|r| r == role);
+    Ok(holds(roles::ADMIN)
+        || holds(roles::SUPERVISOR)
+        || !own_institutions(state, &account.id).await?.is_empty())
 }
 
 /// A page's GET: its query, its language and the account, if it meets `need`.
