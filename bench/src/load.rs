@@ -240,7 +240,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let cpu = before.zip(after).map(|(b, a)| a - b);
         let memory = args.pid.map(memory_kib).transpose()?;
         let per_request = if name == "wallet-publish" {
-            PUBLISH_ITEMS as f64
+            publish_items(setup.citizens, args.concurrency) as f64
         } else {
             1.0
         };
@@ -329,8 +329,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Items per `wallet-publish` request.
+/// Items per `wallet-publish` request: up to 100, fewer when there are not enough citizens
+/// for every worker to publish for citizens of its own.
 const PUBLISH_ITEMS: usize = 100;
+
+fn publish_items(citizens: u32, concurrency: usize) -> usize {
+    (citizens as usize / concurrency.max(1)).clamp(1, PUBLISH_ITEMS)
+}
 
 async fn prepare(shared: &Shared, i: usize) -> anyhow::Result<Worker> {
     let (base, setup) = (&shared.base, &shared.setup);
@@ -620,10 +625,18 @@ async fn step(shared: &Shared, worker: &mut Worker) -> anyhow::Result<()> {
         }
         Worker::Publish { token, round } => {
             *round += shared.concurrency as u64;
-            let offset = (*round as usize * PUBLISH_ITEMS) as u32;
-            let items: Vec<Value> = (0..PUBLISH_ITEMS as u32)
+            // Worker `w` publishes only for citizens `w`, `w + concurrency`, `w + 2 ×
+            // concurrency`…, a different slice of them each round: no two concurrent batches
+            // touch the same citizen (which clave rightly answers with 409).
+            let workers = shared.concurrency.max(1) as u64;
+            let (worker, iteration) = (*round % workers, *round / workers);
+            let own = (u64::from(setup.citizens) / workers).max(1);
+            let per = publish_items(setup.citizens, shared.concurrency) as u64;
+            let items: Vec<Value> = (0..per)
                 .map(|i| {
-                    let run = run_text(setup.first_run + (offset + i) % setup.citizens.max(1));
+                    let k = (iteration * per + i) % own;
+                    let index = (worker + k * workers) as u32;
+                    let run = run_text(setup.first_run + index % setup.citizens.max(1));
                     // Alternate the value so every item is a real change with history.
                     let day = 1 + (*round % 28);
                     json!({"run": run, "attribute": "birthdate", "value": format!("1990-04-{day:02}")})
