@@ -669,6 +669,14 @@ async fn an_administrator_rotates_a_services_secret_and_then_removes_the_service
     let path = format!("/admin/services/{id}");
     let rotate = format!("{path}/rotate-secret");
 
+    let english = get(&browser, &app, &format!("{path}?lang=en")).await;
+    assert!(
+        english.body.contains("Rotate the secret"),
+        "{}",
+        english.body
+    );
+    assert!(english.body.contains("To confirm, type the service"));
+
     // Without the box ticked: the form says what to fix, the secret still works.
     let refused = submit(&browser, &app, &path, &rotate, &[]).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -774,6 +782,14 @@ async fn an_administrator_grants_and_revokes_an_attributes_sources() {
     assert!(
         edit.body
             .contains(&format!("<option value=\"{id}\">Fonasa"))
+    );
+
+    let english = get(&browser, &app, &format!("{page}&lang=en")).await;
+    assert!(english.body.contains("Authoritative sources"));
+    assert!(
+        english
+            .body
+            .contains("No service is a source of this attribute.")
     );
 
     // No service chosen, or one that is not registered: what to fix, nothing granted.
