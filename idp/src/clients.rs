@@ -560,6 +560,11 @@ impl Clients<'_> {
     /// Removes a client: it can no longer authenticate or log anyone in, and every grant it
     /// holds is revoked. Journaled as `client.removed`.
     pub async fn remove(&self, client_id: &str) -> Result<(), IdpError> {
+        self.remove_by(client_id, None).await
+    }
+
+    /// [`Clients::remove`] by `actor` (an administrator's account, journaled with the event).
+    pub async fn remove_by(&self, client_id: &str, actor: Option<&str>) -> Result<(), IdpError> {
         let now = self.ctx().clock.unix();
         let mut tx = self.ctx().db.begin().await?;
         let removed = sqlx::query(
@@ -581,14 +586,13 @@ impl Clients<'_> {
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
-        journal::append(
-            &mut tx,
-            self.ctx().clock.now(),
-            &NewEvent::new("client.removed")
-                .subject(client_id)
-                .data(json!({"grants_revoked": revoked.rows_affected()})),
-        )
-        .await?;
+        let mut event = NewEvent::new("client.removed")
+            .subject(client_id)
+            .data(json!({"grants_revoked": revoked.rows_affected()}));
+        if let Some(actor) = actor {
+            event = event.actor(actor);
+        }
+        journal::append(&mut tx, self.ctx().clock.now(), &event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -596,6 +600,16 @@ impl Clients<'_> {
     /// Replaces a confidential client's secret; the old one stops working at once. Returns
     /// the new secret (shown once). Journaled as `client.secret_rotated`.
     pub async fn rotate_secret(&self, client_id: &str) -> Result<String, IdpError> {
+        self.rotate_secret_by(client_id, None).await
+    }
+
+    /// [`Clients::rotate_secret`] by `actor` (an administrator's account, journaled with the
+    /// event).
+    pub async fn rotate_secret_by(
+        &self,
+        client_id: &str,
+        actor: Option<&str>,
+    ) -> Result<String, IdpError> {
         let client = self
             .get(client_id)
             .await?
@@ -625,12 +639,11 @@ impl Clients<'_> {
         if updated.rows_affected() == 0 {
             return Err(IdpError::NotFound("client"));
         }
-        journal::append(
-            &mut tx,
-            self.ctx().clock.now(),
-            &NewEvent::new("client.secret_rotated").subject(client_id),
-        )
-        .await?;
+        let mut event = NewEvent::new("client.secret_rotated").subject(client_id);
+        if let Some(actor) = actor {
+            event = event.actor(actor);
+        }
+        journal::append(&mut tx, self.ctx().clock.now(), &event).await?;
         tx.commit().await?;
         Ok(secret)
     }

@@ -327,6 +327,7 @@ async fn every_portal_page_passes_axe_with_no_violation() {
         "/admin/institutions",
         "/admin/institutions/registro-civil",
         "/admin/attributes",
+        "/admin/attributes?name=given_names",
         "/admin/journal",
         "/admin/agents",
     ] {

@@ -2,17 +2,21 @@
 //! an agent supervisor agents only; an institution's administrator or ministro de fe their
 //! own institution only; citizens and agents nothing), registering a service through the
 //! forms and then signing a citizen in with it, editing it, the attribute catalogue, the
-//! journal, and forms without the CSRF token.
+//! journal, rotating a service's secret and removing the service, granting and revoking an
+//! attribute's authoritative sources, and forms without the CSRF token.
 
 use clave_common::Run;
 use clave_idp::accounts::{Account, NewCitizen};
+use clave_idp::clients::NewClient;
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 
 use crate::callers::{cookie_client, post_crafted, submit};
 use crate::second_factor::{enrolled, portal_login_with_totp_as};
 use crate::support::TestApp;
 use crate::support::accounts::{Fetched, get, log_in, post};
-use crate::support::rp::{Browser, PASSWORD, REDIRECT_URI, RUN, Registered, Rp, citizen};
+use crate::support::rp::{Browser, PASSWORD, REDIRECT_URI, RUN, Registered, Rp, citizen, register};
+use crate::wallet::call;
 
 pub(crate) const ADMIN_RUN: &str = "33.333.333-3";
 const SUPERVISOR_RUN: &str = "44.444.444-4";
@@ -631,6 +635,329 @@ async fn admin_forms_without_the_browsers_token_change_nothing() {
     }
     assert!(app.app.idp.clients().list().await.unwrap().is_empty());
     assert!(app.app.signer.institutions().await.unwrap().is_empty());
+    let after = app
+        .app
+        .journal
+        .list(Default::default())
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+}
+
+/// A service that may ask for tokens to publish to wallets, registered as `clave client add`
+/// does.
+async fn publisher(app: &TestApp, name: &str) -> Registered {
+    register(
+        app,
+        NewClient {
+            name: name.into(),
+            scopes: vec!["wallet:publish".into()],
+            grants: vec!["client_credentials".into()],
+            ..NewClient::default()
+        },
+    )
+    .await
+}
+
+/// A client_credentials token request with `secret`: the status, and the token if one came.
+async fn publish_token(app: &TestApp, client_id: &str, secret: &str) -> (StatusCode, String) {
+    let response = reqwest::Client::new()
+        .post(app.at("/oauth2/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "wallet:publish"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let token = body["access_token"].as_str().unwrap_or_default().to_owned();
+    (status, token)
+}
+
+/// María's birthdate published with `token`: the status and the answer.
+async fn publish_birthdate(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    call(
+        reqwest::Method::PUT,
+        &app.at(&format!(
+            "/api/wallet/v1/citizens/{RUN}/attributes/birthdate"
+        )),
+        token,
+        Some(json!({"value": "1985-04-23"})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_administrator_rotates_a_services_secret_and_then_removes_the_service() {
+    let app = TestApp::new().await;
+    citizen(&app).await;
+    let Some((admin, secret)) = staff(&app, ADMIN_RUN, "Administradora", Some("admin")).await
+    else {
+        return;
+    };
+    let browser = signed_in(&app, ADMIN_RUN, &secret).await;
+    let service = publisher(&app, "Fonasa").await;
+    let id = service.client_id.as_str();
+    let old = service.secret.clone().unwrap();
+    let path = format!("/admin/services/{id}");
+    let rotate = format!("{path}/rotate-secret");
+
+    let english = get(&browser, &app, &format!("{path}?lang=en")).await;
+    assert!(
+        english.body.contains("Rotate the secret"),
+        "{}",
+        english.body
+    );
+    assert!(english.body.contains("To confirm, type the service"));
+
+    // Without the box ticked: the form says what to fix, the secret still works.
+    let refused = submit(&browser, &app, &path, &rotate, &[]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let summary = refused.error_summary().unwrap();
+    assert!(summary.contains("Marca la casilla"), "{summary}");
+    assert_eq!(publish_token(&app, id, &old).await.0, StatusCode::OK);
+    assert!(
+        app.journal_of_kind("client.secret_rotated")
+            .await
+            .is_empty()
+    );
+
+    // Rotated: the new secret shown this once; the old one refused at once.
+    let rotated = submit(&browser, &app, &path, &rotate, &[("confirm", "yes")]).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    assert!(rotated.body.contains("Secreto rotado"));
+    assert_eq!(
+        code_with_id(&rotated.body, "client-id").as_deref(),
+        Some(id)
+    );
+    let new = code_with_id(&rotated.body, "client-secret").unwrap();
+    assert_ne!(new, old);
+    assert_eq!(
+        publish_token(&app, id, &old).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, token) = publish_token(&app, id, &new).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!get(&browser, &app, &path).await.body.contains(&new));
+    let event = app.journal_of_kind("client.secret_rotated").await;
+    assert_eq!(event.len(), 1);
+    assert_eq!(event[0].actor.as_deref(), Some(admin.id.as_str()));
+    assert_eq!(event[0].subject.as_deref(), Some(id));
+
+    // Removing asks for the identifier typed: nothing, or another, changes nothing.
+    let remove = format!("{path}/remove");
+    for typed in ["", "fonasa", &id[1..]] {
+        let refused = submit(&browser, &app, &path, &remove, &[("confirm", typed)]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{typed}");
+        let summary = refused.error_summary().unwrap();
+        assert!(summary.contains("Escribe exactamente"), "{summary}");
+    }
+    assert!(app.app.idp.clients().get(id).await.unwrap().is_some());
+    assert!(
+        get(&browser, &app, "/admin/services")
+            .await
+            .body
+            .contains(id)
+    );
+    assert_eq!(publish_token(&app, id, &new).await.0, StatusCode::OK);
+    // Not a source of anything: the token works, the publication is refused.
+    assert_eq!(
+        publish_birthdate(&app, &token).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Removed: no more tokens, the one it had revoked, gone from the list.
+    let removed = submit(&browser, &app, &path, &remove, &[("confirm", id)]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert_eq!(
+        removed.location.as_deref(),
+        Some("/admin/services?done=removed")
+    );
+    assert_ne!(publish_token(&app, id, &new).await.0, StatusCode::OK);
+    assert_eq!(
+        publish_birthdate(&app, &token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let list = get(&browser, &app, "/admin/services?done=removed").await;
+    assert!(!list.body.contains(id));
+    assert!(list.body.contains("Servicio eliminado"));
+    assert_eq!(
+        get(&browser, &app, &path).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let event = app.journal_of_kind("client.removed").await;
+    assert_eq!(event.len(), 1);
+    assert_eq!(event[0].actor.as_deref(), Some(admin.id.as_str()));
+    assert_eq!(event[0].subject.as_deref(), Some(id));
+}
+
+#[tokio::test]
+async fn an_administrator_grants_and_revokes_an_attributes_sources() {
+    let app = TestApp::new().await;
+    citizen(&app).await;
+    let Some((admin, secret)) = staff(&app, ADMIN_RUN, "Administradora", Some("admin")).await
+    else {
+        return;
+    };
+    let browser = signed_in(&app, ADMIN_RUN, &secret).await;
+    let service = publisher(&app, "Fonasa").await;
+    let id = service.client_id.as_str();
+    let (_, token) = publish_token(&app, id, service.secret.as_deref().unwrap()).await;
+    let (status, body) = publish_birthdate(&app, &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // The attribute's edit page offers the registered services.
+    let page = "/admin/attributes?name=birthdate";
+    let grant = "/admin/attributes/birthdate/sources";
+    let revoke = "/admin/attributes/birthdate/sources/revoke";
+    let edit = get(&browser, &app, page).await;
+    assert!(edit.body.contains("Fuentes autorizadas"), "{}", edit.body);
+    assert!(
+        edit.body
+            .contains(&format!("<option value=\"{id}\">Fonasa"))
+    );
+
+    let english = get(&browser, &app, &format!("{page}&lang=en")).await;
+    assert!(english.body.contains("Authoritative sources"));
+    assert!(
+        english
+            .body
+            .contains("No service is a source of this attribute.")
+    );
+
+    // No service chosen, or one that is not registered: what to fix, nothing granted.
+    for chosen in ["", "no-registrado"] {
+        let refused = submit(&browser, &app, page, grant, &[("client_id", chosen)]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{chosen}");
+        let summary = refused.error_summary().unwrap();
+        assert!(summary.contains("Elige uno de los servicios"), "{summary}");
+    }
+    assert!(
+        app.journal_of_kind("attribute.source_granted")
+            .await
+            .is_empty()
+    );
+
+    // Granted: the service publishes the attribute, and the page lists it with a revoke button.
+    let granted = submit(&browser, &app, page, grant, &[("client_id", id)]).await;
+    assert_eq!(granted.status, StatusCode::SEE_OTHER, "{}", granted.body);
+    let (status, body) = publish_birthdate(&app, &token).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let event = app.journal_of_kind("attribute.source_granted").await;
+    assert_eq!(event.len(), 1);
+    assert_eq!(event[0].actor.as_deref(), Some(admin.id.as_str()));
+    assert_eq!(event[0].data["client_id"], id);
+    let shown = get(&browser, &app, granted.location.as_deref().unwrap()).await;
+    assert!(shown.body.contains("Fuente agregada"));
+    assert!(shown.body.contains(&format!("id=\"source-{id}\">Fonasa")));
+    assert!(!shown.body.contains(&format!("<option value=\"{id}\"")));
+
+    // Revoked: refused again; what it published stays.
+    let revoked = submit(&browser, &app, page, revoke, &[("client_id", id)]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+    let (status, body) = publish_birthdate(&app, &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "not_authoritative");
+    let event = app.journal_of_kind("attribute.source_revoked").await;
+    assert_eq!(event.len(), 1);
+    assert_eq!(event[0].actor.as_deref(), Some(admin.id.as_str()));
+    let after = get(&browser, &app, page).await;
+    assert!(
+        after
+            .body
+            .contains(&format!("<option value=\"{id}\">Fonasa"))
+    );
+
+    // A removed service stays a source until revoked, and can be revoked.
+    let catalogue = app.app.wallet.catalogue();
+    catalogue.grant_source("birthdate", id).await.unwrap();
+    app.app.idp.clients().remove(id).await.unwrap();
+    let listed = get(&browser, &app, page).await;
+    assert!(listed.body.contains(&format!("id=\"source-{id}\">—")));
+    let revoked = submit(&browser, &app, page, revoke, &[("client_id", id)]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+    let def = catalogue.get("birthdate").await.unwrap().unwrap();
+    assert!(!def.sources.iter().any(|s| s == id));
+
+    // An attribute not in the catalogue.
+    let missing = post_crafted(
+        &browser,
+        &app,
+        page,
+        "/admin/attributes/no_such/sources",
+        &[("client_id", id)],
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn only_the_administrator_rotates_removes_and_grants_sources() {
+    let app = TestApp::new().await;
+    citizen(&app).await;
+    let Some((_, supervisor_secret)) =
+        staff(&app, SUPERVISOR_RUN, "Supervisora", Some("supervisor")).await
+    else {
+        return;
+    };
+    let (boss, boss_secret) = staff(&app, INSTITUTION_ADMIN_RUN, "Jefa", None)
+        .await
+        .unwrap();
+    let signer = &app.app.signer;
+    signer
+        .create_institution("registro-civil", "Registro Civil", "test")
+        .await
+        .unwrap();
+    signer
+        .grant_institution_role("registro-civil", &boss.id, "admin", "test")
+        .await
+        .unwrap();
+    let service = publisher(&app, "Fonasa").await;
+    let id = service.client_id.as_str();
+    let supervisor = signed_in(&app, SUPERVISOR_RUN, &supervisor_secret).await;
+    let boss = signed_in(&app, INSTITUTION_ADMIN_RUN, &boss_secret).await;
+    let before = app
+        .app
+        .journal
+        .list(Default::default())
+        .await
+        .unwrap()
+        .len();
+    for (browser, from) in [
+        (&supervisor, "/admin/agents"),
+        (&boss, "/admin/institutions/registro-civil"),
+    ] {
+        for (path, form) in [
+            (format!("/admin/services/{id}"), vec![]),
+            (
+                format!("/admin/services/{id}/rotate-secret"),
+                vec![("confirm", "yes")],
+            ),
+            (
+                format!("/admin/services/{id}/remove"),
+                vec![("confirm", id)],
+            ),
+            (
+                "/admin/attributes/birthdate/sources".to_owned(),
+                vec![("client_id", id)],
+            ),
+            (
+                "/admin/attributes/birthdate/sources/revoke".to_owned(),
+                vec![("client_id", id)],
+            ),
+        ] {
+            let answer = post_crafted(browser, &app, from, &path, &form).await;
+            assert_refused(&answer, "Solo los administradores de clave");
+        }
+    }
+    let secret = service.secret.as_deref().unwrap();
+    assert_eq!(publish_token(&app, id, secret).await.0, StatusCode::OK);
+    let def = app.app.wallet.catalogue().get("birthdate").await.unwrap();
+    assert!(!def.unwrap().sources.iter().any(|s| s == id));
     let after = app
         .app
         .journal

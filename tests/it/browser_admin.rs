@@ -1,6 +1,7 @@
 //! An administrator in a real browser (headless Chromium): signs in with password and
 //! authenticator code, registers a service with the page's own form, sees its secret once,
-//! and finds the service in the list, where the secret is not shown again.
+//! and finds the service in the list, where the secret is not shown again; then rotates the
+//! secret and removes the service with the edit page's confirmations.
 //!
 //! With `CLAVE_SCREENSHOTS=DIR`, the registration form and the services page are saved as
 //! PNGs in DIR (the pictures in `docs/screenshots/`).
@@ -103,4 +104,36 @@ async fn an_administrator_registers_a_service_in_a_real_browser() {
             .contains(&shown)
     );
     screenshot(&page, "admin-services-desktop.png").await;
+
+    // Rotated with the box ticked: a new secret, shown once.
+    let edit = format!("/admin/services/{client_id}");
+    page.goto(&app.at(&edit)).await;
+    page.click("#rotate-confirm").await;
+    page.click_and_wait("form[action$='/rotate-secret'] button[type=submit]")
+        .await;
+    let rotated = page
+        .eval("document.getElementById('client-secret')?.textContent ?? ''")
+        .await;
+    let rotated = rotated.as_str().unwrap().to_owned();
+    assert!(rotated.len() >= 40, "{}", page.text().await);
+    assert_ne!(rotated, shown);
+
+    // Removed once its identifier is typed: gone from the list.
+    page.goto(&app.at(&edit)).await;
+    page.fill("#remove-confirm", &client_id).await;
+    let landed = page
+        .click_and_wait("form[action$='/remove'] button[type=submit]")
+        .await;
+    assert!(landed.ends_with("/admin/services?done=removed"), "{landed}");
+    let text = page.text().await;
+    assert!(!text.contains(&client_id), "{text}");
+    assert!(
+        app.app
+            .idp
+            .clients()
+            .get(&client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -449,13 +449,26 @@ impl Catalogue<'_> {
     /// Makes registered client `client_id` an authoritative source of `attribute`.
     /// Journaled as `attribute.source_granted`; granting twice changes nothing.
     pub async fn grant_source(&self, attribute: &str, client_id: &str) -> Result<(), WalletError> {
-        self.set_source(attribute, client_id, true).await
+        self.set_source(attribute, client_id, true, None).await
     }
 
     /// Takes back what [`Catalogue::grant_source`] gave. Values the client published stay,
     /// with their provenance.
     pub async fn revoke_source(&self, attribute: &str, client_id: &str) -> Result<(), WalletError> {
-        self.set_source(attribute, client_id, false).await
+        self.set_source(attribute, client_id, false, None).await
+    }
+
+    /// [`Catalogue::grant_source`] (`grant`) or [`Catalogue::revoke_source`] by `actor`, an
+    /// administrator's account journaled as the one who acted.
+    pub async fn set_source_by(
+        &self,
+        attribute: &str,
+        client_id: &str,
+        grant: bool,
+        actor: &str,
+    ) -> Result<(), WalletError> {
+        self.set_source(attribute, client_id, grant, Some(actor))
+            .await
     }
 
     async fn set_source(
@@ -463,13 +476,16 @@ impl Catalogue<'_> {
         attribute: &str,
         client_id: &str,
         grant: bool,
+        actor: Option<&str>,
     ) -> Result<(), WalletError> {
-        if self.get(attribute).await?.is_none() {
+        let Some(def) = self.get(attribute).await? else {
             return Err(WalletError::NotFound(format!(
                 "no attribute {attribute:?} in the catalogue (see `clave attribute list`)"
             )));
-        }
-        if self.wallet.idp().clients().get(client_id).await?.is_none() {
+        };
+        // A removed client stays a source until revoked, so revoking needs only the grant.
+        let holds = !grant && def.sources.iter().any(|s| s == client_id);
+        if !holds && self.wallet.idp().clients().get(client_id).await?.is_none() {
             return Err(WalletError::NotFound(format!(
                 "no registered client {client_id:?} (see `clave client list`)"
             )));
@@ -500,8 +516,11 @@ impl Catalogue<'_> {
             } else {
                 "attribute.source_revoked"
             };
+            // Without an account acting (the command line), the source itself is the actor,
+            // so that its grants are found under it.
             let event = NewEvent::new(kind)
-                .actor(client_id)
+                .actor(actor.unwrap_or(client_id))
+                .subject(client_id)
                 .data(json!({"attribute": attribute, "client_id": client_id}));
             journal::append(&mut tx, ctx.clock.now(), &event).await?;
         }

@@ -1,9 +1,10 @@
-//! `/admin/attributes`: the attribute catalogue, and defining an attribute or changing its
-//! definition, as `clave attribute define` does.
+//! `/admin/attributes`: the attribute catalogue, defining an attribute or changing its
+//! definition, as `clave attribute define` does, and granting and revoking its
+//! authoritative sources, as `clave attribute grant-source` and `revoke-source` do.
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use clave_common::journal::NewEvent;
@@ -14,7 +15,7 @@ use serde_json::json;
 
 use super::{AdminTexts, Need, Refusal, Stop, open, posted, render_form, texts};
 use crate::PortalState;
-use crate::error::PageError;
+use crate::error::{PageError, PageErrorKind};
 use crate::form::Fields;
 use crate::i18n::Lang;
 use crate::page::{Chrome, see_other};
@@ -69,6 +70,21 @@ impl DefineForm {
     }
 }
 
+/// A registered service, as a source or a choice of one.
+struct Service {
+    client_id: String,
+    /// Its name; empty for a source whose registration was removed.
+    name: String,
+}
+
+/// The authoritative sources of the attribute being edited.
+struct Sources {
+    attribute: String,
+    granted: Vec<Service>,
+    /// The registered services not yet sources.
+    choices: Vec<Service>,
+}
+
 /// A type of the define form.
 struct KindChoice {
     value: &'static str,
@@ -82,6 +98,8 @@ struct ListPage {
     rows: Vec<Row>,
     kinds: Vec<KindChoice>,
     f: DefineForm,
+    /// When editing an attribute that is defined.
+    sources: Option<Sources>,
     notice: Option<&'static str>,
     error: Option<Refusal>,
     csrf: String,
@@ -118,6 +136,13 @@ async fn list_page(
             .collect(),
         })
         .collect();
+    let sources = match f
+        .as_ref()
+        .and_then(|f| defs.iter().find(|d| d.name == f.name))
+    {
+        Some(def) => Some(sources(state, lang, def).await?),
+        None => None,
+    };
     let f = f.unwrap_or_else(|| DefineForm {
         kind: Kind::Text.as_str().to_owned(),
         ..DefineForm::default()
@@ -131,9 +156,45 @@ async fn list_page(
             .map(|k| KindChoice { value: k.as_str() })
             .collect(),
         f,
+        sources,
         notice,
         error,
         csrf,
+    })
+}
+
+/// `def`'s sources, and the registered services that could become one.
+async fn sources(state: &PortalState, lang: Lang, def: &AttributeDef) -> Result<Sources, Stop> {
+    let services = state
+        .idp
+        .clients()
+        .list()
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?;
+    let granted = def
+        .sources
+        .iter()
+        .map(|id| Service {
+            client_id: id.clone(),
+            name: services
+                .iter()
+                .find(|c| &c.client_id == id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let choices = services
+        .into_iter()
+        .filter(|c| !def.sources.contains(&c.client_id))
+        .map(|c| Service {
+            client_id: c.client_id,
+            name: c.name,
+        })
+        .collect();
+    Ok(Sources {
+        attribute: def.name.clone(),
+        granted,
+        choices,
     })
 }
 
@@ -154,7 +215,13 @@ pub(super) async fn list(
             .map(|d| DefineForm::of(&d)),
         None => None,
     };
-    let notice = (query.get("done") == Some("saved")).then_some(texts(lang).saved);
+    let t = texts(lang);
+    let notice = match query.get("done") {
+        Some("saved") => Some(t.saved),
+        Some("granted") => Some(t.source_granted),
+        Some("revoked") => Some(t.source_revoked),
+        _ => None,
+    };
     list_page(&state, &headers, lang, f, notice, None).await
 }
 
@@ -201,5 +268,74 @@ pub(super) async fn define(
             list_page(&state, &headers, lang, Some(f), None, Some(error)).await
         }
         Err(e) => Err(PageError::from_idp(lang, &e.into_idp()).into()),
+    }
+}
+
+/// Makes the chosen registered service an authoritative source of the attribute `name`.
+/// Journaled by the catalogue as `attribute.source_granted` with the administrator.
+pub(super) async fn grant_source(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, Stop> {
+    set_source(state, headers, name, body, true).await
+}
+
+/// Takes back a source of the attribute `name`; what it published stays. Journaled by the
+/// catalogue as `attribute.source_revoked` with the administrator.
+pub(super) async fn revoke_source(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, Stop> {
+    set_source(state, headers, name, body, false).await
+}
+
+async fn set_source(
+    state: PortalState,
+    headers: HeaderMap,
+    name: String,
+    body: Bytes,
+    grant: bool,
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Admin).await?;
+    let catalogue = state.wallet.catalogue();
+    let def = catalogue
+        .get(&name)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e.into_idp()))?
+        .ok_or_else(|| PageError::new(PageErrorKind::NotFound, lang))?;
+    let client_id = form.non_empty("client_id").unwrap_or_default().trim();
+    let outcome = if client_id.is_empty() {
+        Err(Refusal::own(texts(lang).err_source))
+    } else {
+        match catalogue
+            .set_source_by(&def.name, client_id, grant, &access.account.id)
+            .await
+        {
+            Ok(()) => Ok(()),
+            // The attribute is there, so what is missing is the service.
+            Err(WalletError::NotFound(_)) => Err(Refusal::own(texts(lang).err_source)),
+            Err(WalletError::Invalid(text) | WalletError::Conflict(text)) => {
+                Err(Refusal::detailed(lang, text))
+            }
+            Err(e) => return Err(PageError::from_idp(lang, &e.into_idp()).into()),
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            let done = if grant { "granted" } else { "revoked" };
+            let to = format!(
+                "/admin/attributes?name={}&done={done}#sources-heading",
+                def.name
+            );
+            Ok(see_other(&to, Vec::new()))
+        }
+        Err(error) => {
+            let f = Some(DefineForm::of(&def));
+            list_page(&state, &headers, lang, f, None, Some(error)).await
+        }
     }
 }

@@ -52,6 +52,11 @@ pub fn routes() -> Router<PortalState> {
             get(services::edit_form).post(services::edit),
         )
         .route(
+            "/admin/services/{id}/rotate-secret",
+            post(services::rotate_secret),
+        )
+        .route("/admin/services/{id}/remove", post(services::remove))
+        .route(
             "/admin/institutions",
             get(institutions::list).post(institutions::create),
         )
@@ -64,6 +69,14 @@ pub fn routes() -> Router<PortalState> {
         .route(
             "/admin/attributes",
             get(catalogue::list).post(catalogue::define),
+        )
+        .route(
+            "/admin/attributes/{name}/sources",
+            post(catalogue::grant_source),
+        )
+        .route(
+            "/admin/attributes/{name}/sources/revoke",
+            post(catalogue::revoke_source),
         )
         .route("/admin/journal", get(journal::page))
         .route("/admin/agents", get(agents::list))

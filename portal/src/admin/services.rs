@@ -1,5 +1,6 @@
-//! `/admin/services`: the registered services, registering one (its secret shown once) and
-//! editing one: every field `clave client add` sets, and its terms.
+//! `/admin/services`: the registered services, registering one (its secret shown once),
+//! editing one (every field `clave client add` sets, and its terms), rotating its secret
+//! (`clave client rotate-secret`) and removing it (`clave client remove`).
 
 use askama::Template;
 use axum::body::Bytes;
@@ -68,7 +69,11 @@ pub(super) async fn list(
         chrome: Chrome::with_switch(lang, "/admin/services", &[]),
         t,
         rows,
-        notice: (query.get("done") == Some("saved")).then_some(t.saved),
+        notice: match query.get("done") {
+            Some("saved") => Some(t.saved),
+            Some("removed") => Some(t.removed),
+            _ => None,
+        },
         error: None,
     };
     Ok(render(&page, lang, StatusCode::OK, Vec::new())?)
@@ -228,6 +233,8 @@ struct FormPage {
     t: &'static AdminTexts,
     /// `None` when registering.
     client_id: Option<String>,
+    /// Whether the service authenticates with a secret, which can then be rotated.
+    has_secret: bool,
     f: ServiceForm,
     auths: Vec<Choice>,
     subject_types: Vec<Choice>,
@@ -257,10 +264,12 @@ fn form_page(
 ) -> Result<Response, Stop> {
     let t = texts(lang);
     let choice = |value, label| Choice { value, label };
+    let has_secret = client_id.is_some() && f.auth == AUTH_SECRET;
     render_form(state, headers, lang, error.is_some(), |csrf| FormPage {
         chrome: Chrome::new(lang),
         t,
         client_id,
+        has_secret,
         f,
         auths: vec![
             choice(AUTH_SECRET, t.auth_secret),
@@ -318,6 +327,8 @@ fn refusal(lang: Lang, e: WalletError) -> Result<Refusal, PageError> {
 struct CreatedPage {
     chrome: Chrome,
     t: &'static AdminTexts,
+    /// The heading: registered, or its secret rotated.
+    title: &'static str,
     name: String,
     client_id: String,
     secret: Option<String>,
@@ -345,6 +356,7 @@ pub(super) async fn register(
             let page = CreatedPage {
                 chrome: Chrome::new(lang),
                 t: texts(lang),
+                title: texts(lang).created_title,
                 name: registered.client.name,
                 client_id: registered.client.client_id,
                 secret: registered.client_secret,
@@ -412,6 +424,105 @@ pub(super) async fn edit(
         Err(e) => {
             let error = refusal(lang, e)?;
             form_page(&state, &headers, lang, Some(id), f, Some(error))
+        }
+    }
+}
+
+/// The registration `id`, or the "not found" page.
+async fn registered(state: &PortalState, lang: Lang, id: &str) -> Result<Client, Stop> {
+    Ok(state
+        .idp
+        .clients()
+        .get(id)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e))?
+        .ok_or_else(|| PageError::new(PageErrorKind::NotFound, lang))?)
+}
+
+/// The edit page again, its fields as stored, with what to fix in a form of its own.
+async fn refused_on_edit_page(
+    state: &PortalState,
+    headers: &HeaderMap,
+    lang: Lang,
+    client: &Client,
+    error: Refusal,
+) -> Result<Response, Stop> {
+    let extra = state
+        .wallet
+        .service_terms(&client.client_id)
+        .await
+        .map_err(|e| PageError::from_idp(lang, &e.into_idp()))?;
+    let f = ServiceForm::of(client, &extra);
+    let id = Some(client.client_id.clone());
+    form_page(state, headers, lang, id, f, Some(error))
+}
+
+/// Replaces the service's secret once the box confirming it is ticked; the answer is the
+/// page with the new secret, shown this once, as after registering. Journaled by the
+/// identity provider as `client.secret_rotated` with the administrator.
+pub(super) async fn rotate_secret(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Admin).await?;
+    let t = texts(lang);
+    let client = registered(&state, lang, &id).await?;
+    if form.get("confirm") != Some("yes") {
+        let error = Refusal::own(t.err_rotate_confirm);
+        return refused_on_edit_page(&state, &headers, lang, &client, error).await;
+    }
+    match state
+        .idp
+        .clients()
+        .rotate_secret_by(&id, Some(&access.account.id))
+        .await
+    {
+        Ok(secret) => {
+            let page = CreatedPage {
+                chrome: Chrome::new(lang),
+                t,
+                title: t.rotated_title,
+                name: client.name,
+                client_id: client.client_id,
+                secret: Some(secret),
+            };
+            Ok(render(&page, lang, StatusCode::OK, Vec::new())?)
+        }
+        Err(e) => {
+            let error = refusal(lang, WalletError::Idp(e))?;
+            refused_on_edit_page(&state, &headers, lang, &client, error).await
+        }
+    }
+}
+
+/// Removes the service once its client_id is typed to confirm: it can no longer sign anyone
+/// in or get tokens, and its grants are revoked. Journaled by the identity provider as
+/// `client.removed` with the administrator.
+pub(super) async fn remove(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Stop> {
+    let (form, lang, access) = posted(&state, &headers, &body, Need::Admin).await?;
+    let client = registered(&state, lang, &id).await?;
+    // Typing the identifier, not ticking a box, so that the service removed is the one meant.
+    if form.get("confirm").map(str::trim) != Some(client.client_id.as_str()) {
+        let error = Refusal::own(texts(lang).err_remove_confirm);
+        return refused_on_edit_page(&state, &headers, lang, &client, error).await;
+    }
+    match state
+        .idp
+        .clients()
+        .remove_by(&id, Some(&access.account.id))
+        .await
+    {
+        Ok(()) => Ok(see_other("/admin/services?done=removed", Vec::new())),
+        Err(e) => {
+            let error = refusal(lang, WalletError::Idp(e))?;
+            refused_on_edit_page(&state, &headers, lang, &client, error).await
         }
     }
 }

@@ -293,6 +293,52 @@ pub struct AdminTexts {
     pub err_office: &'static str,
     /// Error.
     pub err_not_held: &'static str,
+    /// The heading of the form that rotates a service's secret.
+    pub rotate_heading: &'static str,
+    /// Under it.
+    pub rotate_hint: &'static str,
+    /// The confirmation checkbox's label.
+    pub rotate_confirm: &'static str,
+    /// The button.
+    pub rotate_button: &'static str,
+    /// Error.
+    pub err_rotate_confirm: &'static str,
+    /// The page showing the new secret.
+    pub rotated_title: &'static str,
+    /// Instead of the rotate form, for a service without a secret.
+    pub no_secret_to_rotate: &'static str,
+    /// The heading of the form that removes a service.
+    pub remove_heading: &'static str,
+    /// Under it.
+    pub remove_hint: &'static str,
+    /// The confirmation field's label.
+    pub remove_confirm: &'static str,
+    /// The button.
+    pub remove_button: &'static str,
+    /// Error.
+    pub err_remove_confirm: &'static str,
+    /// After removing.
+    pub removed: &'static str,
+    /// The heading of an attribute's authoritative sources.
+    pub sources_heading: &'static str,
+    /// Under it.
+    pub sources_hint: &'static str,
+    /// When it has none.
+    pub no_sources: &'static str,
+    /// A column.
+    pub col_service: &'static str,
+    /// The field choosing a service to make a source.
+    pub f_source: &'static str,
+    /// The empty choice of that field.
+    pub source_pick: &'static str,
+    /// The button.
+    pub source_grant_button: &'static str,
+    /// Error.
+    pub err_source: &'static str,
+    /// After granting.
+    pub source_granted: &'static str,
+    /// After revoking.
+    pub source_revoked: &'static str,
 }
 
 /// Spanish.
@@ -441,6 +487,29 @@ pub static ES: AdminTexts = AdminTexts {
     f_office_hint: "Por ejemplo Call center Santiago. Obligatoria para agentes.",
     err_office: "Un agente pertenece a una oficina: escribe su nombre (hasta 120 caracteres).",
     err_not_held: "La cuenta no tiene ese rol.",
+    rotate_heading: "Rotar el secreto",
+    rotate_hint: "Genera un secreto nuevo, que se muestra una sola vez. El secreto actual deja de funcionar de inmediato: el servicio debe usar el nuevo desde ese momento.",
+    rotate_confirm: "Entiendo que el secreto actual dejará de funcionar de inmediato.",
+    rotate_button: "Rotar el secreto",
+    err_rotate_confirm: "Marca la casilla para confirmar que el secreto actual dejará de funcionar.",
+    rotated_title: "Secreto rotado",
+    no_secret_to_rotate: "Este servicio no usa secreto, así que no hay secreto que rotar.",
+    remove_heading: "Eliminar el servicio",
+    remove_hint: "El servicio ya no podrá iniciar sesiones ni obtener tokens, y se revocan todos sus permisos y tokens. No se puede deshacer.",
+    remove_confirm: "Para confirmar, escribe el identificador del servicio (client_id)",
+    remove_button: "Eliminar el servicio",
+    err_remove_confirm: "Escribe exactamente el identificador del servicio para confirmar que quieres eliminarlo.",
+    removed: "Servicio eliminado; sus permisos y tokens quedaron revocados.",
+    sources_heading: "Fuentes autorizadas",
+    sources_hint: "Los servicios que pueden publicar este atributo en la billetera de las personas.",
+    no_sources: "Ningún servicio es fuente de este atributo.",
+    col_service: "Servicio",
+    f_source: "Servicio que será fuente",
+    source_pick: "Elige un servicio",
+    source_grant_button: "Agregar como fuente",
+    err_source: "Elige uno de los servicios registrados.",
+    source_granted: "Fuente agregada.",
+    source_revoked: "Fuente revocada.",
 };
 
 /// English.
@@ -589,6 +658,29 @@ pub static EN: AdminTexts = AdminTexts {
     f_office_hint: "For example Call center Santiago. Required for agents.",
     err_office: "An agent belongs to an office: type its name (up to 120 characters).",
     err_not_held: "The account does not hold that role.",
+    rotate_heading: "Rotate the secret",
+    rotate_hint: "Makes a new secret, shown only once. The current secret stops working at once: the service must use the new one from then on.",
+    rotate_confirm: "I understand that the current secret stops working at once.",
+    rotate_button: "Rotate the secret",
+    err_rotate_confirm: "Tick the box to confirm that the current secret stops working.",
+    rotated_title: "Secret rotated",
+    no_secret_to_rotate: "This service uses no secret, so there is no secret to rotate.",
+    remove_heading: "Remove the service",
+    remove_hint: "The service can no longer sign anyone in or get tokens, and all its grants and tokens are revoked. This cannot be undone.",
+    remove_confirm: "To confirm, type the service's identifier (client_id)",
+    remove_button: "Remove the service",
+    err_remove_confirm: "Type the service's identifier exactly to confirm that you want to remove it.",
+    removed: "Service removed; its grants and tokens are revoked.",
+    sources_heading: "Authoritative sources",
+    sources_hint: "The services that may publish this attribute to people's wallets.",
+    no_sources: "No service is a source of this attribute.",
+    col_service: "Service",
+    f_source: "Service to make a source",
+    source_pick: "Choose a service",
+    source_grant_button: "Add as a source",
+    err_source: "Choose one of the registered services.",
+    source_granted: "Source added.",
+    source_revoked: "Source revoked.",
 };
 
 /// The sentences in `lang`.
