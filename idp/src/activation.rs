@@ -172,13 +172,7 @@ impl Accounts<'_> {
         addr: IpAddr,
     ) -> Result<Account, ActivationError> {
         let ctx = self.idp.ctx();
-        let run_key = ThrottleKey::run(run);
-        let addr_key = ThrottleKey::address(addr);
-        if let Verdict::Locked { retry_after } =
-            self.idp.throttle().check(&[&run_key, &addr_key]).await?
-        {
-            return Err(ActivationError::LockedOut { retry_after });
-        }
+        let (run_key, addr_key) = self.activation_keys(run, addr).await?;
         let account = match self.find_by_run(run).await? {
             Some(account) if !account.has_password => account,
             _ => {
@@ -234,13 +228,7 @@ impl Accounts<'_> {
         addr: IpAddr,
     ) -> Result<Account, ActivationError> {
         let ctx = self.idp.ctx();
-        let run_key = ThrottleKey::run(run);
-        let addr_key = ThrottleKey::address(addr);
-        if let Verdict::Locked { retry_after } =
-            self.idp.throttle().check(&[&run_key, &addr_key]).await?
-        {
-            return Err(ActivationError::LockedOut { retry_after });
-        }
+        let (run_key, addr_key) = self.activation_keys(run, addr).await?;
         let code = normalise(typed_code);
         let account = self.find_by_run(run).await?;
         let now = ctx.clock.now();
@@ -326,6 +314,22 @@ impl Accounts<'_> {
             .get(&account.id)
             .await?
             .ok_or(IdpError::NotFound("account"))?)
+    }
+
+    /// The throttle keys of an activation by `run` from `addr`, unless either is locked out.
+    async fn activation_keys(
+        &self,
+        run: &Run,
+        addr: IpAddr,
+    ) -> Result<(ThrottleKey, ThrottleKey), ActivationError> {
+        let run_key = ThrottleKey::run(run);
+        let addr_key = ThrottleKey::address(addr);
+        if let Verdict::Locked { retry_after } =
+            self.idp.throttle().check(&[&run_key, &addr_key]).await?
+        {
+            return Err(ActivationError::LockedOut { retry_after });
+        }
+        Ok((run_key, addr_key))
     }
 
     async fn count_activation_failure(
