@@ -7,6 +7,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -97,6 +98,49 @@ impl Default for DbOptions {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the task that checkpoints the write-ahead log, stopped with the last clone.
+    _checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// How often the SQLite write-ahead log is copied back into the database file.
+///
+/// SQLite's own automatic checkpoint runs inside whichever commit crosses 1,000 pages of log,
+/// so one request in a thousand writes and syncs the database file before it can answer.
+/// Pooled connections leave it off, and [`Checkpointer`] does it in the background instead:
+/// requests never wait for it, and a page written many times in one interval is copied once.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The background checkpoint of a SQLite database ([`CHECKPOINT_EVERY`]).
+#[derive(Debug)]
+struct Checkpointer(tokio::task::AbortHandle);
+
+impl Checkpointer {
+    fn start(pool: AnyPool) -> Self {
+        let task = tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if pool.is_closed() {
+                    break;
+                }
+                // PASSIVE: copies what no reader still needs, never waits for anyone.
+                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(%error, "the write-ahead log checkpoint failed");
+                }
+            }
+        });
+        Self(task.abort_handle())
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// How long after the pool last pinged a connection it is lent out without another ping.
@@ -131,7 +175,8 @@ impl Db {
                     if backend == Backend::Sqlite {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+                             PRAGMA wal_autocheckpoint = 0;",
                         )
                         .await?;
                     }
@@ -168,7 +213,13 @@ impl Db {
             .connect_with(connect)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Self { pool, backend })
+        let checkpointer =
+            (backend == Backend::Sqlite).then(|| Arc::new(Checkpointer::start(pool.clone())));
+        Ok(Self {
+            pool,
+            backend,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// The connection pool, for reads and single statements.
@@ -321,6 +372,49 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(fk, 1);
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_log_is_checkpointed_in_the_background_not_by_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&sqlite_url_in(dir.path()), &DbOptions::default())
+            .await
+            .unwrap();
+        let (auto,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(auto, 0, "commits must not checkpoint");
+        sqlx::query("CREATE TABLE filler (n BIGINT PRIMARY KEY, text TEXT NOT NULL)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        // Some 1,500 pages of log: past SQLite's automatic threshold of 1,000.
+        for n in 0..1500_i64 {
+            sqlx::query("INSERT INTO filler (n, text) VALUES ($1, $2)")
+                .bind(n)
+                .bind("x".repeat(4000))
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        let file = dir.path().join("clave.db");
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let mut waited = Duration::ZERO;
+        while size() < 1500 * 4000 && waited < CHECKPOINT_EVERY * 10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += Duration::from_millis(100);
+        }
+        assert!(
+            size() >= 1500 * 4000,
+            "the rows reached the database file: {} bytes",
+            size()
+        );
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM filler")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 1500);
     }
 
     #[tokio::test]

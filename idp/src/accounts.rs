@@ -14,6 +14,8 @@ use clave_common::id::new_id;
 use clave_common::journal::{self, NewEvent};
 use serde::Serialize;
 use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::password::{self, HashParams, check_policy};
 use crate::throttle::{self, ThrottleKey, Verdict, delay_for};
@@ -122,7 +124,6 @@ impl From<sqlx::Error> for LoginError {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct AccountRow {
     id: String,
     run: String,
@@ -143,7 +144,66 @@ const COLUMNS: &str = "id, run, given_names, family_names, email, \
                        CAST(email_verified AS INTEGER) AS email_verified, password_hash, \
                        roles, status, created_at, updated_at";
 
+/// The names of [`COLUMNS`] as read from the accounts joined as `table` ([`join_on`]), each
+/// named with `prefix` before its own name, for [`from_joined_row`]: a query that needs an
+/// account besides other rows reads it in the same round trip.
+pub(crate) fn joined_columns(table: &str, prefix: &str) -> String {
+    COLUMNS
+        .split(',')
+        .map(|column| {
+            let name = column.rsplit(' ').next().unwrap_or_default();
+            format!("{table}.{name} AS {prefix}{name}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `LEFT JOIN` of the accounts table as `table`, on the account id `on`, for
+/// [`joined_columns`].
+pub(crate) fn join_on(table: &str, on: &str) -> String {
+    format!("LEFT JOIN (SELECT {COLUMNS} FROM idp_accounts) {table} ON {table}.id = {on}")
+}
+
+/// The account in a joined row read with [`joined_columns`], or `None` where the join found
+/// none.
+pub(crate) fn from_joined_row(row: &AnyRow, prefix: &str) -> Result<Option<Account>, IdpError> {
+    AccountRow::read(row, prefix)?
+        .map(AccountRow::into_account)
+        .transpose()
+}
+
+impl<'r> sqlx::FromRow<'r, AnyRow> for AccountRow {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        Self::read(row, "")?.ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "id".into(),
+            source: "an account row without an id".into(),
+        })
+    }
+}
+
 impl AccountRow {
+    /// The columns named with `prefix`; `None` when its `id` is NULL (an outer join that
+    /// found no account).
+    fn read(row: &AnyRow, prefix: &str) -> Result<Option<Self>, sqlx::Error> {
+        let column = |name: &str| format!("{prefix}{name}");
+        let Some(id) = row.try_get::<Option<String>, _>(column("id").as_str())? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            id,
+            run: row.try_get(column("run").as_str())?,
+            given_names: row.try_get(column("given_names").as_str())?,
+            family_names: row.try_get(column("family_names").as_str())?,
+            email: row.try_get(column("email").as_str())?,
+            email_verified: row.try_get(column("email_verified").as_str())?,
+            password_hash: row.try_get(column("password_hash").as_str())?,
+            roles: row.try_get(column("roles").as_str())?,
+            status: row.try_get(column("status").as_str())?,
+            created_at: row.try_get(column("created_at").as_str())?,
+            updated_at: row.try_get(column("updated_at").as_str())?,
+        }))
+    }
+
     fn into_account(self) -> Result<Account, IdpError> {
         let run = Run::parse(&self.run).map_err(|e| {
             IdpError::Internal(format!("account {} holds an invalid RUN: {e}", self.id))

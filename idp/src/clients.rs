@@ -17,6 +17,8 @@ use clave_common::id::{random_identifier, random_token};
 use clave_common::journal::{self, NewEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
+use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
 use crate::accounts::Account;
 use crate::keys::{SigningAlg, SubjectKey};
@@ -282,7 +284,7 @@ const COLUMNS: &str = "client_id, name, secret_digest, public, token_endpoint_au
 
 /// [`COLUMNS`] for reading: the Any driver cannot decode SQLite's BOOLEAN columns, so they are
 /// read as integers on both backends.
-const SELECT_COLUMNS: &str = "client_id, name, secret_digest, CAST(public AS INTEGER) AS public, \
+pub(crate) const SELECT_COLUMNS: &str = "client_id, name, secret_digest, CAST(public AS INTEGER) AS public, \
     token_endpoint_auth_method, redirect_uris, post_logout_redirect_uris, scopes, grant_types, \
     subject_type, sector, backchannel_logout_uri, CAST(require_par AS INTEGER) AS require_par, \
     id_token_alg, min_acr, jwks, jwks_uri, created_at, updated_at";
@@ -470,6 +472,12 @@ impl Clients<'_> {
             .get_with_digest(client_id)
             .await?
             .map(|(client, _)| client))
+    }
+
+    /// The client in a row that holds [`SELECT_COLUMNS`] under their own names (a join's).
+    pub(crate) async fn in_joined_row(&self, row: &AnyRow) -> Result<Client, IdpError> {
+        let subjects = self.idp.keys().subject_key().await?;
+        Ok(ClientRow::from_row(row)?.into_client(subjects)?.0)
     }
 
     /// The client and its secret digest.

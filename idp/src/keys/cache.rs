@@ -3,15 +3,23 @@
 //! A snapshot of the published keys (signers for the active ones, verifiers for all) is kept
 //! for [`SIGNING_CACHE_SECS`] by the server's clock. One task reloads at a time and the others
 //! reuse its result, so a stale cache costs one database read however busy the node is.
+//!
+//! Each node also remembers, for a while, which tokens' signatures it has already checked
+//! ([`CheckedSignatures`]): a service calling userinfo or introspection with the same access
+//! token many times costs one signature check, not one per call. Only the signature is
+//! remembered. The key must still be published on every use, and whatever can change about
+//! a token (expiry, revocation, its grant and session) is checked by the caller each time.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
 use josekit::jws::{JwsHeader, JwsSigner, JwsVerifier};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::subject::SubjectKey;
 use super::{KeyError, KeyState, Keys, SIGNING_CACHE_SECS, SigningAlg, crypto, owner};
@@ -42,7 +50,55 @@ pub struct VerifiedJwt {
     /// The `typ` header, if any.
     pub typ: Option<String>,
     /// The claims.
-    pub claims: Map<String, Value>,
+    pub claims: Arc<Map<String, Value>>,
+}
+
+/// How many checked signatures a node remembers at most (a few hundred bytes each).
+const CHECKED_CAPACITY: usize = 20_000;
+
+/// How long a checked signature is remembered at most, whatever the token's `exp`.
+const CHECKED_SECS: i64 = 900;
+
+/// Tokens whose signatures this node has checked, by the SHA-256 of the whole compact token,
+/// each until its `exp` (at most [`CHECKED_SECS`]). Only tokens that verified are kept, so a
+/// forged token never matches one; a token with no `exp` is not kept.
+#[derive(Default)]
+struct CheckedSignatures {
+    tokens: Mutex<HashMap<[u8; 32], (i64, VerifiedJwt)>>,
+}
+
+impl CheckedSignatures {
+    fn get(&self, digest: &[u8; 32], now: i64) -> Option<VerifiedJwt> {
+        let tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tokens
+            .get(digest)
+            .filter(|(until, _)| *until > now)
+            .map(|(_, jwt)| jwt.clone())
+    }
+
+    fn insert(&self, digest: [u8; 32], jwt: &VerifiedJwt, now: i64) {
+        let Some(exp) = jwt.claims.get("exp").and_then(Value::as_i64) else {
+            return;
+        };
+        let until = exp.min(now.saturating_add(CHECKED_SECS));
+        if until <= now {
+            return;
+        }
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tokens.len() >= CHECKED_CAPACITY {
+            tokens.retain(|_, (until, _)| *until > now);
+            if tokens.len() >= CHECKED_CAPACITY {
+                tokens.clear();
+            }
+        }
+        tokens.insert(digest, (until, jwt.clone()));
+    }
 }
 
 /// A loaded key: a verifier always, a signer while active.
@@ -65,6 +121,7 @@ struct KeySnapshot {
 pub struct KeyCache {
     snapshot: RwLock<Option<Arc<KeySnapshot>>>,
     reload: tokio::sync::Mutex<()>,
+    checked: CheckedSignatures,
     pub(super) subject_key: tokio::sync::OnceCell<Arc<SubjectKey>>,
 }
 
@@ -198,7 +255,8 @@ impl Keys<'_> {
 
     /// Checks a compact JWS against the published keys and returns its header `typ` and
     /// claims. Checks nothing about the claims themselves. Looks an unknown kid up in the
-    /// database before refusing it.
+    /// database before refusing it. A token whose signature this node already checked is
+    /// not checked again while its key is still published.
     pub async fn verify(&self, token: &str) -> Result<VerifiedJwt, SignatureRejection> {
         let header = peek_header(token)?;
         let kid = header
@@ -236,15 +294,22 @@ impl Keys<'_> {
                     .is_none_or(|at| at.saturating_add(self.grace()) > now)
             })
             .ok_or(SignatureRejection::UnknownKey)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let checked = &self.idp.key_cache().checked;
+        if let Some(known) = checked.get(&digest, now) {
+            return Ok(known);
+        }
         let (payload, header) = josekit::jws::deserialize_compact(token, key.verifier.as_ref())
             .map_err(|_| SignatureRejection::BadSignature)?;
         let claims: Map<String, Value> = serde_json::from_slice(&payload)
             .map_err(|_| SignatureRejection::Malformed("the payload is not a JSON object"))?;
-        Ok(VerifiedJwt {
+        let verified = VerifiedJwt {
             kid,
             typ: header.token_type().map(str::to_owned),
-            claims,
-        })
+            claims: Arc::new(claims),
+        };
+        checked.insert(digest, &verified, now);
+        Ok(verified)
     }
 
     async fn kid_exists(&self, kid: &str) -> Result<bool, KeyError> {

@@ -60,6 +60,9 @@ async fn rotation_retires_then_removes() {
     keys.ensure_keys().await.unwrap();
     let mut claims = Map::new();
     claims.insert("n".into(), json!(1));
+    // With an expiry far ahead, so this node remembers the checked signatures: remembering
+    // must not outlive the key.
+    claims.insert("exp".into(), json!(idp.ctx().clock.unix() + 86_400));
     let old_token = keys.sign(SigningAlg::ES256, "JWT", &claims).await.unwrap();
     let old_kid = keys.verify(&old_token).await.unwrap().kid;
 
@@ -126,12 +129,28 @@ async fn tampered_and_foreign_tokens_are_refused() {
     keys.ensure_keys().await.unwrap();
     let mut claims = Map::new();
     claims.insert("sub".into(), json!("a"));
+    claims.insert("exp".into(), json!(idp.ctx().clock.unix() + 600));
     let token = keys.sign(SigningAlg::ES256, "JWT", &claims).await.unwrap();
+    // Checked once and remembered; tampering with any part still fails.
+    assert_eq!(keys.verify(&token).await.unwrap().claims["sub"], "a");
+    assert_eq!(keys.verify(&token).await.unwrap().claims["sub"], "a");
     let mut parts: Vec<&str> = token.split('.').collect();
     let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"b"}"#);
     parts[1] = &forged;
     assert!(matches!(
         keys.verify(&parts.join(".")).await,
+        Err(SignatureRejection::BadSignature)
+    ));
+    let mut signature = parts[2].to_owned().into_bytes();
+    signature[3] = if signature[3] == b'A' { b'B' } else { b'A' };
+    let bad_signature = format!(
+        "{}.{}.{}",
+        parts[0],
+        token.split('.').nth(1).unwrap(),
+        String::from_utf8(signature).unwrap()
+    );
+    assert!(matches!(
+        keys.verify(&bad_signature).await,
         Err(SignatureRejection::BadSignature)
     ));
     // A key clave never published.

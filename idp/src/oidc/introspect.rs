@@ -113,11 +113,12 @@ struct RefreshState {
 
 async fn refresh_token(idp: &Idp, client: &Client, token: &str) -> Result<Value, OAuthError> {
     let row: Option<RefreshState> = sqlx::query_as(
-        "SELECT r.expires_at, r.created_at, r.used_at, g.client_id, g.account_id, g.scope, \
-                g.revoked_at, s.ended_at AS session_ended_at \
+        "SELECT r.expires_at, r.created_at, n.created_at AS used_at, g.client_id, g.account_id, \
+                g.scope, g.revoked_at, s.ended_at AS session_ended_at \
          FROM idp_refresh_tokens r \
          JOIN idp_grants g ON g.id = r.grant_id \
          LEFT JOIN idp_sessions s ON s.id = g.session_id \
+         LEFT JOIN idp_refresh_tokens n ON n.parent = r.token_digest \
          WHERE r.token_digest = $1",
     )
     .bind(token_digest(token))

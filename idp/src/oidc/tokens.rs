@@ -11,6 +11,8 @@
 //! ID tokens carry the protocol claims (`iss, sub, aud, exp, iat, auth_time, nonce, acr, amr,
 //! at_hash, sid`) and are signed with the algorithm the client registered.
 
+use std::sync::LazyLock;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -20,8 +22,11 @@ use clave_common::journal::{self, NewEvent};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
 use super::error::{OAuthError, no_store};
+use crate::accounts::Account;
 use crate::clients::Client;
 use crate::keys::{KeyError, SignatureRejection, SigningAlg};
 use crate::{Ctx, Idp};
@@ -245,6 +250,64 @@ struct TokenState {
     session_ended_at: Option<i64>,
 }
 
+/// The columns of [`TokenState`], over the client `c` and [`TOKEN_JOINS`]; `$1` is the
+/// token's `jti`.
+const TOKEN_STATE: &str = "(SELECT COUNT(*) FROM idp_revoked_tokens WHERE jti = $1) AS revoked_jtis, \
+     c.removed_at AS client_removed_at, g.id AS grant_id, g.client_id AS grant_client_id, \
+     g.account_id, g.session_id, g.consent_ref, g.revoked_at AS grant_revoked_at, \
+     s.id AS session_found, s.ended_at AS session_ended_at";
+
+/// The token's grant (`$2`) and its session, joined to the client `c`.
+const TOKEN_JOINS: &str =
+    "LEFT JOIN idp_grants g ON g.id = $2 LEFT JOIN idp_sessions s ON s.id = g.session_id";
+
+/// How the holder's account columns are named in [`Tokens::validate_with_holder`]'s row.
+const HOLDER_PREFIX: &str = "holder_";
+
+fn client_gone() -> OAuthError {
+    OAuthError::invalid_token("the access token's client is no longer registered")
+}
+
+/// Refuses `claims` unless the database's `row` ([`TOKEN_STATE`]) shows its `jti`, grant,
+/// session and client all still standing; fills in what the grant says.
+fn check_state(
+    mut claims: AccessTokenClaims,
+    row: &AnyRow,
+) -> Result<AccessTokenClaims, OAuthError> {
+    let state = TokenState::from_row(row)?;
+    if state.revoked_jtis > 0 {
+        return Err(OAuthError::invalid_token(
+            "the access token has been revoked",
+        ));
+    }
+    if claims.grant_id.is_some() {
+        if state.grant_id.is_none()
+            || state.grant_client_id.as_deref() != Some(claims.client_id.as_str())
+        {
+            return Err(OAuthError::invalid_token(
+                "the access token's grant does not exist",
+            ));
+        }
+        if state.grant_revoked_at.is_some() {
+            return Err(OAuthError::invalid_token(
+                "the access token's grant has been revoked",
+            ));
+        }
+        claims.account_id = state.account_id;
+        claims.session_id = state.session_id;
+        claims.consent_ref = state.consent_ref;
+        if claims.session_id.is_some()
+            && (state.session_found.is_none() || state.session_ended_at.is_some())
+        {
+            return Err(OAuthError::invalid_token("the citizen's session has ended"));
+        }
+    }
+    if state.client_removed_at.is_some() {
+        return Err(client_gone());
+    }
+    Ok(claims)
+}
+
 impl Tokens<'_> {
     fn ctx(&self) -> &Ctx {
         self.idp.ctx()
@@ -355,16 +418,7 @@ impl Tokens<'_> {
         &self,
         token: &str,
     ) -> Result<AccessTokenClaims, OAuthError> {
-        let claims = self.verified_access_token(token).await?;
-        let now = self.ctx().clock.unix();
-        if claims.exp <= now {
-            return Err(OAuthError::invalid_token("the access token has expired"));
-        }
-        if claims.iat > now + LEEWAY_SECS {
-            return Err(OAuthError::invalid_token(
-                "the access token is issued in the future",
-            ));
-        }
+        let claims = self.unexpired_access_token(token).await?;
         self.still_valid(claims).await
     }
 
@@ -421,65 +475,76 @@ impl Tokens<'_> {
         })
     }
 
+    /// [`Self::validate_access_token`] for a request that also needs the citizen behind the
+    /// token and its client (userinfo): all three read in the same query. The account is
+    /// `None` for a token no citizen stands behind.
+    pub(crate) async fn validate_with_holder(
+        &self,
+        token: &str,
+    ) -> Result<(AccessTokenClaims, Option<Account>, Client), OAuthError> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {TOKEN_STATE}, c.*, {holder} \
+                 FROM (SELECT {client}, removed_at FROM idp_clients WHERE client_id = $3) c \
+                 {TOKEN_JOINS} {account}",
+                holder = crate::accounts::joined_columns("a", HOLDER_PREFIX),
+                account = crate::accounts::join_on("a", "g.account_id"),
+                client = crate::clients::SELECT_COLUMNS,
+            )
+        });
+        let claims = self.unexpired_access_token(token).await?;
+        let row = self.state_query(&SQL, &claims).await?;
+        let Some(row) = row else {
+            return Err(client_gone());
+        };
+        let claims = check_state(claims, &row)?;
+        let account = crate::accounts::from_joined_row(&row, HOLDER_PREFIX)?;
+        let client = self.idp.clients().in_joined_row(&row).await?;
+        Ok((claims, account, client))
+    }
+
+    /// Signature, type, issuer and claim shapes of an access token, its expiry and issue time.
+    async fn unexpired_access_token(&self, token: &str) -> Result<AccessTokenClaims, OAuthError> {
+        let claims = self.verified_access_token(token).await?;
+        let now = self.ctx().clock.unix();
+        if claims.exp <= now {
+            return Err(OAuthError::invalid_token("the access token has expired"));
+        }
+        if claims.iat > now + LEEWAY_SECS {
+            return Err(OAuthError::invalid_token(
+                "the access token is issued in the future",
+            ));
+        }
+        Ok(claims)
+    }
+
     /// The database checks: revoked jti, revoked grant, ended session, removed client, all
     /// read in one query, since every bearer request pays for them.
     async fn still_valid(
         &self,
-        mut claims: AccessTokenClaims,
+        claims: AccessTokenClaims,
     ) -> Result<AccessTokenClaims, OAuthError> {
-        let state: Option<TokenState> = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM idp_revoked_tokens WHERE jti = $1) AS revoked_jtis, \
-             c.removed_at AS client_removed_at, g.id AS grant_id, g.client_id AS grant_client_id, \
-             g.account_id, g.session_id, g.consent_ref, g.revoked_at AS grant_revoked_at, \
-             s.id AS session_found, s.ended_at AS session_ended_at \
-             FROM idp_clients c \
-             LEFT JOIN idp_grants g ON g.id = $2 \
-             LEFT JOIN idp_sessions s ON s.id = g.session_id \
-             WHERE c.client_id = $3",
-        )
-        .bind(&claims.jti)
-        .bind(claims.grant_id.as_deref())
-        .bind(&claims.client_id)
-        .fetch_optional(self.ctx().db.pool())
-        .await?;
-        let Some(state) = state else {
-            return Err(OAuthError::invalid_token(
-                "the access token's client is no longer registered",
-            ));
-        };
-        if state.revoked_jtis > 0 {
-            return Err(OAuthError::invalid_token(
-                "the access token has been revoked",
-            ));
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!("SELECT {TOKEN_STATE} FROM idp_clients c {TOKEN_JOINS} WHERE c.client_id = $3")
+        });
+        match self.state_query(&SQL, &claims).await? {
+            Some(row) => check_state(claims, &row),
+            None => Err(client_gone()),
         }
-        if claims.grant_id.is_some() {
-            if state.grant_id.is_none()
-                || state.grant_client_id.as_deref() != Some(claims.client_id.as_str())
-            {
-                return Err(OAuthError::invalid_token(
-                    "the access token's grant does not exist",
-                ));
-            }
-            if state.grant_revoked_at.is_some() {
-                return Err(OAuthError::invalid_token(
-                    "the access token's grant has been revoked",
-                ));
-            }
-            claims.account_id = state.account_id;
-            claims.session_id = state.session_id;
-            claims.consent_ref = state.consent_ref;
-            if claims.session_id.is_some()
-                && (state.session_found.is_none() || state.session_ended_at.is_some())
-            {
-                return Err(OAuthError::invalid_token("the citizen's session has ended"));
-            }
-        }
-        if state.client_removed_at.is_some() {
-            return Err(OAuthError::invalid_token(
-                "the access token's client is no longer registered",
-            ));
-        }
-        Ok(claims)
+    }
+
+    /// Runs a query built on [`TOKEN_STATE`] and [`TOKEN_JOINS`] for `claims`.
+    async fn state_query(
+        &self,
+        sql: &str,
+        claims: &AccessTokenClaims,
+    ) -> Result<Option<AnyRow>, OAuthError> {
+        Ok(sqlx::query(sql)
+            .bind(&claims.jti)
+            .bind(claims.grant_id.as_deref())
+            .bind(&claims.client_id)
+            .fetch_optional(self.ctx().db.pool())
+            .await?)
     }
 
     /// The claims of an access token whose signature and issuer check out, even if expired

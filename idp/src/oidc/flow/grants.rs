@@ -5,9 +5,11 @@
 //! issued under it hangs from it, so revoking the row (a replayed code, a reused refresh
 //! token, a logout) refuses them all at once.
 //!
-//! Codes and refresh tokens are random, stored only as digests, and consumed with one
-//! conditional `UPDATE … WHERE used_at IS NULL`: whichever node's update changes the row wins,
-//! and every other attempt is a replay. Codes live `tokens.code_ttl_secs`.
+//! Codes and refresh tokens are random and stored only as digests. A code is consumed with one
+//! conditional `UPDATE … WHERE used_at IS NULL`; a refresh token is spent by inserting the
+//! token that replaces it, which names it as its `parent` under a unique index. Either way
+//! whichever node's statement changes a row wins, and every other attempt is a replay. Codes
+//! live `tokens.code_ttl_secs`.
 //!
 //! Refresh tokens are issued to every client registered for the `refresh_token` grant,
 //! confidential or public: each use rotates the token, and a second use of any token of a
@@ -15,12 +17,16 @@
 //! A refresh token never outlives the sign-in session it came from (clave offers no offline
 //! access yet), and a logout revokes it with the session.
 
+use std::sync::LazyLock;
+
 use clave_common::id::{new_id, random_token, token_digest};
 use clave_common::journal::{self, NewEvent};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
 use subtle::ConstantTimeEq;
 
+use crate::accounts::Account;
 use crate::authreq::AuthRequest;
 use crate::claims::{Channel, ClaimsRequest, scope_list};
 use crate::clients::{Client, GRANT_REFRESH_TOKEN};
@@ -135,6 +141,27 @@ struct RefreshRow {
     grant: GrantRow,
 }
 
+/// How the grant's citizen is named in the code and refresh lookups, which read the account
+/// with the grant so that an exchange makes one read before it writes.
+const CITIZEN_PREFIX: &str = "citizen_";
+
+/// Runs a code or refresh lookup (`sql`, with the citizen joined as `a`) for `digest`.
+async fn lookup<T: for<'r> sqlx::FromRow<'r, AnyRow>>(
+    idp: &Idp,
+    sql: &str,
+    digest: &str,
+) -> Result<Option<(T, Option<Account>)>, OAuthError> {
+    let Some(row) = sqlx::query(sql)
+        .bind(digest)
+        .fetch_optional(idp.ctx().db.pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let account = crate::accounts::from_joined_row(&row, CITIZEN_PREFIX)?;
+    Ok(Some((T::from_row(&row)?, account)))
+}
+
 /// One message for every unusable code, so a client learns nothing about codes it does not hold.
 const BAD_CODE: &str = "the code is invalid, expired, already used or revoked";
 /// The same for refresh tokens.
@@ -150,15 +177,17 @@ pub async fn redeem_code(
     let ctx = idp.ctx();
     let now = ctx.clock.unix();
     let digest = token_digest(code);
-    let row: Option<CodeRow> = sqlx::query_as(&format!(
-        "SELECT c.redirect_uri, c.nonce, c.code_challenge, c.expires_at, c.used_at, {GRANT_COLUMNS} \
-         FROM idp_codes c JOIN idp_grants g ON g.id = c.grant_id \
-         LEFT JOIN idp_sessions s ON s.id = g.session_id WHERE c.digest = $1"
-    ))
-    .bind(&digest)
-    .fetch_optional(ctx.db.pool())
-    .await?;
-    let Some(row) = row else {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT c.redirect_uri, c.nonce, c.code_challenge, c.expires_at, c.used_at, \
+             {GRANT_COLUMNS}, {citizen} \
+             FROM idp_codes c JOIN idp_grants g ON g.id = c.grant_id \
+             LEFT JOIN idp_sessions s ON s.id = g.session_id {account} WHERE c.digest = $1",
+            citizen = crate::accounts::joined_columns("a", CITIZEN_PREFIX),
+            account = crate::accounts::join_on("a", "g.account_id"),
+        )
+    });
+    let Some((row, account)) = lookup::<CodeRow>(idp, &SQL, &digest).await? else {
         return Err(OAuthError::invalid_grant(BAD_CODE));
     };
     if row.grant.client_id != client.client_id {
@@ -217,6 +246,7 @@ pub async fn redeem_code(
         idp,
         client,
         &row.grant,
+        account,
         &row.grant.scope,
         row.nonce.as_deref(),
         refresh,
@@ -234,16 +264,20 @@ pub async fn refresh(
     let presented = params.require("refresh_token")?;
     let ctx = idp.ctx();
     let now = ctx.clock.unix();
-    let digest = token_digest(presented);
-    let row: Option<RefreshRow> = sqlx::query_as(&format!(
-        "SELECT r.token_digest, r.expires_at, r.used_at, {GRANT_COLUMNS} \
-         FROM idp_refresh_tokens r JOIN idp_grants g ON g.id = r.grant_id \
-         LEFT JOIN idp_sessions s ON s.id = g.session_id WHERE r.token_digest = $1"
-    ))
-    .bind(&digest)
-    .fetch_optional(ctx.db.pool())
-    .await?;
-    let Some(row) = row else {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT r.token_digest, r.expires_at, n.created_at AS used_at, {GRANT_COLUMNS}, \
+             {citizen} \
+             FROM idp_refresh_tokens r JOIN idp_grants g ON g.id = r.grant_id \
+             LEFT JOIN idp_sessions s ON s.id = g.session_id \
+             LEFT JOIN idp_refresh_tokens n ON n.parent = r.token_digest \
+             {account} WHERE r.token_digest = $1",
+            citizen = crate::accounts::joined_columns("a", CITIZEN_PREFIX),
+            account = crate::accounts::join_on("a", "g.account_id"),
+        )
+    });
+    let Some((row, account)) = lookup::<RefreshRow>(idp, &SQL, &token_digest(presented)).await?
+    else {
         return Err(OAuthError::invalid_grant(BAD_REFRESH));
     };
     if row.grant.client_id != client.client_id {
@@ -258,25 +292,14 @@ pub async fn refresh(
     }
     let scope = narrowed_scope(&row.grant.scope, params.get("scope"))?;
 
+    // The new token keeps the grant's whole scope (RFC 6749 §6); only this access token is
+    // narrowed. Inserting it spends the presented one: of two racing presentations, the unique
+    // index on `parent` lets one through.
     let next = random_token(32);
-    let mut tx = ctx.db.begin().await?;
-    let consumed = sqlx::query(
-        "UPDATE idp_refresh_tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(&row.token_digest)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if consumed != 1 {
-        tx.rollback().await?;
-        revoke_replayed(idp, &row.grant, "refresh.replayed").await?;
-        return Err(OAuthError::invalid_grant(BAD_REFRESH));
-    }
-    // The new token keeps the grant's whole scope (RFC 6749 §6); only this access token is narrowed.
     let expires_at = refresh_expiry(idp, &row.grant, now);
-    insert_refresh_token(
-        &mut tx,
+    let mut conn = ctx.db.pool().acquire().await?;
+    let inserted = insert_refresh_token(
+        &mut conn,
         &next,
         Some(&row.token_digest),
         &row.grant,
@@ -284,12 +307,17 @@ pub async fn refresh(
         expires_at,
     )
     .await?;
-    tx.commit().await?;
+    drop(conn);
+    if !inserted {
+        revoke_replayed(idp, &row.grant, "refresh.replayed").await?;
+        return Err(OAuthError::invalid_grant(BAD_REFRESH));
+    }
 
     respond(
         idp,
         client,
         &row.grant,
+        account,
         &scope,
         None,
         Some(next),
@@ -308,24 +336,21 @@ enum Release {
 }
 
 /// Mints the tokens of a successful code or refresh exchange.
+#[allow(clippy::too_many_arguments)]
 async fn respond(
     idp: &Idp,
     client: &Client,
     grant: &GrantRow,
+    account: Option<Account>,
     scope: &str,
     nonce: Option<&str>,
     refresh_token: Option<String>,
     release: Release,
 ) -> Result<TokenResponse, OAuthError> {
-    let account_id = grant
-        .account_id
-        .as_deref()
-        .ok_or_else(|| OAuthError::server_error("a browser grant has no account"))?;
-    let account = idp
-        .accounts()
-        .get(account_id)
-        .await
-        .map_err(idp_error)?
+    if grant.account_id.is_none() {
+        return Err(OAuthError::server_error("a browser grant has no account"));
+    }
+    let account = account
         .ok_or_else(|| OAuthError::invalid_grant("the citizen's account no longer exists"))?;
     let subject = client.subject_for(&account);
     let amr = grant.amr();
@@ -408,13 +433,6 @@ async fn respond(
     })
 }
 
-fn idp_error(error: IdpError) -> OAuthError {
-    match error {
-        IdpError::Db(e) => OAuthError::from(e),
-        other => OAuthError::server_error(other),
-    }
-}
-
 /// When a refresh token issued now under `grant` lapses: its own lifetime, capped by the
 /// session's.
 fn refresh_expiry(idp: &Idp, grant: &GrantRow, now: i64) -> i64 {
@@ -424,6 +442,7 @@ fn refresh_expiry(idp: &Idp, grant: &GrantRow, now: i64) -> i64 {
         .map_or(own, |session| own.min(session))
 }
 
+/// Stores a refresh token; `false` when `parent` was already spent (another token names it).
 async fn insert_refresh_token(
     conn: &mut sqlx::AnyConnection,
     token: &str,
@@ -431,10 +450,10 @@ async fn insert_refresh_token(
     grant: &GrantRow,
     now: i64,
     expires_at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
         "INSERT INTO idp_refresh_tokens (token_digest, grant_id, parent, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (parent) DO NOTHING",
     )
     .bind(token_digest(token))
     .bind(&grant.grant_id)
@@ -442,8 +461,9 @@ async fn insert_refresh_token(
     .bind(now)
     .bind(expires_at)
     .execute(conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// A code or refresh token was presented a second time: whoever holds it may have stolen it,

@@ -78,7 +78,7 @@ async fn push_request(
     match validate(idp, &request, true).await {
         Ok(_) => {}
         Err(Refusal::Page(error) | Refusal::Redirect(_, error)) => return Err(error),
-        Err(Refusal::Failed(error)) => return Err(server_error(error)),
+        Err(Refusal::Failed(error)) => return Err(OAuthError::from(error)),
     }
 
     let ctx = idp.ctx();
@@ -100,13 +100,6 @@ async fn push_request(
         request_uri: format!("{REQUEST_URI_PREFIX}{handle}"),
         expires_in: ttl,
     })
-}
-
-fn server_error(error: IdpError) -> OAuthError {
-    match error {
-        IdpError::Db(e) => OAuthError::from(e),
-        other => OAuthError::server_error(other),
-    }
 }
 
 /// Why a `request_uri` could not be used.

@@ -12,12 +12,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::Idp;
 use crate::accounts::Account;
 use crate::claims::{Channel, Claims, ClaimsRequest, SCOPE_OPENID, scope_list, standard_claims};
 use crate::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError, no_store};
 use crate::oidc::params::{Params, is_form};
-use crate::{Idp, IdpError};
 
 /// `GET /oauth2/userinfo`.
 #[utoipa::path(
@@ -157,7 +157,7 @@ pub(crate) struct Holder {
 
 /// Validates a citizen's access token that carries `openid` and finds what it stands for.
 pub(crate) async fn holder(idp: &Idp, token: &str) -> Result<Holder, OAuthError> {
-    let claims = idp.tokens().validate_access_token(token).await?;
+    let (claims, account, client) = idp.tokens().validate_with_holder(token).await?;
     let scopes = scope_list(&claims.scope);
     if !scopes.iter().any(|s| s == SCOPE_OPENID) {
         return Err(OAuthError::new(
@@ -166,22 +166,9 @@ pub(crate) async fn holder(idp: &Idp, token: &str) -> Result<Holder, OAuthError>
         )
         .with_bearer_challenge());
     }
-    let not_citizen = || OAuthError::invalid_token("the access token does not stand for a citizen");
-    let account_id = claims.account_id.clone().ok_or_else(not_citizen)?;
-    let account = idp
-        .accounts()
-        .get(&account_id)
-        .await
-        .map_err(failure)?
-        .ok_or_else(not_citizen)?;
-    let client = idp
-        .clients()
-        .get(&claims.client_id)
-        .await
-        .map_err(failure)?
-        .ok_or_else(|| {
-            OAuthError::invalid_token("the client of this access token is no longer registered")
-        })?;
+    let account = account.ok_or_else(|| {
+        OAuthError::invalid_token("the access token does not stand for a citizen")
+    })?;
     Ok(Holder {
         subject: claims.sub,
         account,
@@ -220,14 +207,6 @@ async fn oidc_claims(idp: &Idp, token: &str) -> Result<Claims, OAuthError> {
         claims.entry(name).or_insert(value);
     }
     Ok(claims)
-}
-
-/// An idp failure at a bearer endpoint.
-pub(crate) fn failure(error: IdpError) -> OAuthError {
-    match error {
-        IdpError::Db(e) => OAuthError::from(e),
-        other => OAuthError::server_error(other),
-    }
 }
 
 #[cfg(test)]
