@@ -53,7 +53,8 @@ pub struct VerifiedJwt {
     pub claims: Arc<Map<String, Value>>,
 }
 
-/// How many checked signatures a node remembers at most (a few hundred bytes each).
+/// How many checked signatures a node remembers at most (about a kilobyte of claims each, so
+/// some 20 MiB at the very most).
 const CHECKED_CAPACITY: usize = 20_000;
 
 /// How long a checked signature is remembered at most, whatever the token's `exp`.
